@@ -1,0 +1,170 @@
+"""Residual-stream activations with nnsight.
+
+For each prompt we read the residual stream after decoder block L (0-based,
+the output of ``blocks[L]``, i.e. ``hidden_states[L + 1]`` in transformers),
+at every configured layer, in one forward pass that stops after the deepest
+layer needed.
+
+Two products come from the same pass:
+
+* the last real token's vector per prompt, for probing;
+* optionally, every real token except the first, for SAE training corpora.
+  The first token is an attention sink whose norm is ~100x the rest (measured
+  on SmolLM2, see README), so it is left out, as SAELens and
+  dictionary_learning leave out BOS.
+
+nnsight reads the source of the ``with model.trace()`` block, so the trace
+lives here, in a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from saeprobe.models import decoder_blocks_path, num_layers
+
+
+def format_prompts(tokenizer, texts: list[str], chat_template: bool) -> list[str]:
+    """Optionally wrap each prompt as a single user turn of the model's chat template."""
+    if not chat_template:
+        return list(texts)
+    if tokenizer.chat_template is None:
+        raise ValueError("'chat_template: true' but this tokenizer has no chat template")
+    return [
+        tokenizer.apply_chat_template([{"role": "user", "content": t}], tokenize=False, add_generation_prompt=True)
+        for t in texts
+    ]
+
+
+def tokenize(tokenizer, texts: list[str], max_seq_len: int) -> dict[str, torch.Tensor]:
+    """Pad a batch and truncate over-long prompts from the left, keeping the end.
+
+    The reference truncates from the left to ``max_seq_len`` so the last
+    token, the one probed, is always the prompt's own last token.
+    """
+    tokenizer.truncation_side = "left"
+    enc = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=max_seq_len)
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+
+def last_token_positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Index of the last real token per row, for left or right padding alike."""
+    seq_len = attention_mask.shape[1]
+    return seq_len - 1 - attention_mask.flip(dims=[1]).int().argmax(dim=1)
+
+
+def first_token_positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Index of the first real token per row."""
+    return attention_mask.int().argmax(dim=1)
+
+
+def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Positions counted over real tokens only, so padding never shifts them.
+
+    Needed for absolute-position models under left padding; harmless for RoPE.
+    """
+    return (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)
+
+
+@dataclass
+class ExtractionResult:
+    """Activations by layer, as float32 arrays."""
+
+    last_token: dict[int, np.ndarray]
+    """``[n_prompts, d_model]``: the last real token of each prompt, in input order."""
+    tokens: dict[int, np.ndarray] = field(default_factory=dict)
+    """``[n_tokens, d_model]``: every real token but the first, of the prompts marked for it."""
+    n_tokens: int = 0
+    """Real tokens processed (for throughput figures)."""
+
+
+class ResidualExtractor:
+    """Extract residual activations from a loaded causal LM with nnsight."""
+
+    def __init__(self, model, tokenizer, layers: list[int], max_seq_len: int = 1024,
+                 batch_size: int = 32, chat_template: bool = False):
+        from nnsight.modeling.transformers import TransformersModel
+
+        n_layers = num_layers(model)
+        bad = [layer for layer in layers if not 0 <= layer < n_layers]
+        if bad:
+            raise ValueError(f"layers {bad} out of range: the model has {n_layers} blocks (0..{n_layers - 1})")
+        self.layers = sorted(set(layers))
+        self.tokenizer = tokenizer
+        self.max_seq_len = max_seq_len
+        self.batch_size = batch_size
+        self.chat_template = chat_template
+        self._blocks_path = decoder_blocks_path(model)
+        self._device = next(model.parameters()).device
+        # nnsight switches the tokenizer to left padding in place; we handle either.
+        self.model = TransformersModel(model, tokenizer=tokenizer, task="text-generation")
+
+    def _blocks(self):
+        envoy = self.model
+        for part in self._blocks_path.split("."):
+            envoy = getattr(envoy, part)
+        return envoy
+
+    def _trace(self, inputs: dict[str, torch.Tensor]) -> dict[int, torch.Tensor]:
+        blocks = self._blocks()
+        saved = {}
+        with self.model.trace(inputs) as tracer:
+            for layer in self.layers:  # in execution order
+                saved[layer] = blocks[layer].output.save()
+            tracer.stop()  # the blocks after the deepest needed never run
+        return {layer: (out[0] if isinstance(out, tuple) else out) for layer, out in saved.items()}
+
+    @torch.inference_mode()
+    def extract(self, texts: list[str], token_mask: np.ndarray | None = None) -> ExtractionResult:
+        """Run all prompts; ``token_mask[i]`` marks prompt i for the token corpus.
+
+        Prompts are batched in order of length, which cuts padding, and the
+        results are put back in input order.
+        """
+        prompts = format_prompts(self.tokenizer, texts, self.chat_template)
+        lengths = [len(ids) for ids in self.tokenizer(prompts, truncation=True, max_length=self.max_seq_len)["input_ids"]]
+        order = np.argsort(lengths, kind="stable")
+        want_tokens = np.zeros(len(prompts), bool) if token_mask is None else np.asarray(token_mask, bool)
+        last = {layer: [None] * len(prompts) for layer in self.layers}
+        tokens = {layer: [] for layer in self.layers}
+        n_tokens = 0
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            inputs = tokenize(self.tokenizer, [prompts[i] for i in batch], self.max_seq_len)
+            mask = inputs["attention_mask"]
+            inputs["position_ids"] = position_ids(mask)
+            inputs = {k: v.to(self._device) for k, v in inputs.items()}
+            hidden = self._trace(inputs)
+            rows = torch.arange(len(batch))
+            last_pos = last_token_positions(mask)
+            corpus_mask = mask.bool().clone()
+            corpus_mask[rows, first_token_positions(mask)] = False
+            corpus_mask &= torch.from_numpy(want_tokens[batch])[:, None]
+            n_tokens += int(mask.sum())
+            for layer, h in hidden.items():
+                h = h.float().cpu()
+                for row, idx in enumerate(batch):
+                    last[layer][idx] = h[row, last_pos[row]].numpy()
+                if corpus_mask.any():
+                    tokens[layer].append(h[corpus_mask].numpy())
+        d_model = next(iter(hidden.values())).shape[-1] if prompts else 0
+        return ExtractionResult(
+            last_token={layer: np.stack(v) if v else np.zeros((0, d_model), np.float32) for layer, v in last.items()},
+            tokens={layer: np.concatenate(v) if v else np.zeros((0, d_model), np.float32) for layer, v in tokens.items()},
+            n_tokens=n_tokens,
+        )
+
+
+def drop_norm_outliers(vectors: np.ndarray, max_ratio: float = 10.0) -> np.ndarray:
+    """Drop rows whose norm exceeds ``max_ratio`` x the median norm.
+
+    After position 0 is gone, ~0.02% of SmolLM2's residual rows still hold
+    most of the variance (README); left in, they dominate SAE training.
+    """
+    if len(vectors) == 0:
+        return vectors
+    norms = np.linalg.norm(vectors, axis=1)
+    return vectors[norms <= max_ratio * np.median(norms)]

@@ -1,0 +1,68 @@
+"""Atomic file writes: a killed job never leaves a file that looks complete.
+
+Every writer creates a temporary sibling (same directory, so the rename stays
+on one filesystem) and renames it over the target only after a flush + fsync.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    The temporary name keeps the target's suffix, so writers that dispatch on
+    it (``np.save``, ``save_npz``, parquet) behave as for the real file.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}"
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Save one array as ``.npy`` (readable with ``np.load(mmap_mode="r")``)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(array))
+
+
+def write_table(path: str | os.PathLike, frame) -> None:
+    """Write a pandas DataFrame as parquet, or CSV when the suffix is ``.csv``."""
+    with atomic_path(path) as tmp:
+        if Path(path).suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
