@@ -19,7 +19,11 @@ lives here, in a file.
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -168,3 +172,29 @@ def drop_norm_outliers(vectors: np.ndarray, max_ratio: float = 10.0) -> np.ndarr
         return vectors
     norms = np.linalg.norm(vectors, axis=1)
     return vectors[norms <= max_ratio * np.median(norms)]
+
+
+def write_activation_folder(folder: str | Path, last_token: dict[int, np.ndarray],
+                            corpus: dict[int, np.ndarray], meta: dict) -> None:
+    """Write one extraction job's output folder, atomically (staging dir + rename).
+
+    ``layer_{L}.npy`` holds last-token vectors in dataset row order;
+    ``corpus_layer_{L}.npy`` holds token vectors for SAE training.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        for layer, array in last_token.items():
+            np.save(staging / f"layer_{layer}.npy", array.astype(np.float32))
+        for layer, array in corpus.items():
+            np.save(staging / corpus_file_name(layer), array.astype(np.float32))
+        (staging / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        shutil.rmtree(folder, ignore_errors=True)
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def corpus_file_name(layer: int) -> str:
+    return f"corpus_layer_{layer}.npy"

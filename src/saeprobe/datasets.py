@@ -239,6 +239,24 @@ def normalise(raw: pd.DataFrame, source: DatasetSource) -> pd.DataFrame:
     )
 
 
+def read_corpus_texts(path: str | Path) -> list[str]:
+    """Documents of a corpus text source: a ``.txt`` file (one per line) or a
+    ``.csv`` / ``.parquet`` file with a ``text`` column. Blank entries are skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"corpus source {path} not found; set 'corpus.source' to a file or 'probe_train'")
+    if path.suffix == ".txt":
+        texts = path.read_text(encoding="utf-8").splitlines()
+    elif path.suffix in (".csv", ".parquet"):
+        frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+        if "text" not in frame.columns:
+            raise DatasetError(f"{path}: corpus files need a 'text' column; found {list(frame.columns)}")
+        texts = frame["text"].dropna().astype(str).tolist()
+    else:
+        raise DatasetError(f"{path}: corpus source must be .txt, .csv or .parquet")
+    return [t for t in texts if t.strip()]
+
+
 def stratified_subsample(frame: pd.DataFrame, n_rows: int, seed: int) -> pd.DataFrame:
     """A seeded subset of ``n_rows`` rows with the class proportions kept, in source order."""
     rng = np.random.default_rng(seed)

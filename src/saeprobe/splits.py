@@ -7,7 +7,6 @@ Reference: Kantamneni et al. 2025, code at github.com/JoshEngels/SAE-Probes
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import LeavePOut, StratifiedKFold
 
 SPLIT_SEED = 42
 MAX_TRAIN_ROWS = 1024
@@ -63,6 +62,8 @@ def validation_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]
     rows (the training rows are already in random order). Folds whose
     validation part lacks a class are dropped, since AUC is undefined there.
     """
+    from sklearn.model_selection import LeavePOut, StratifiedKFold  # imported late: the Snakefile imports this package
+
     labels = np.asarray(labels)
     n = len(labels)
     if n <= 12:

@@ -1,0 +1,51 @@
+"""Aggregation and figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from saeprobe.atomic import atomic_path
+
+
+def combine_results(paths: list[str | Path]) -> pd.DataFrame:
+    """Concatenate per-job result tables in a stable order."""
+    frames = [pd.read_parquet(p) for p in paths]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if table.empty:
+        return table
+    return table.sort_values(["model", "setting", "dataset", "method", "sae", "layer", "k"], kind="stable",
+                             na_position="first").reset_index(drop=True)
+
+
+def plot_auc_vs_k(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
+    """Mean test AUC over datasets against k, one line per SAE, baselines as
+    horizontal lines (one per layer)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sae = table[table["method"] == "sae_topk_l1"].copy()
+    base = table[table["method"] == "logreg_l2"]
+    n_datasets = table["dataset"].nunique()
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if not sae.empty:
+        sae["k"] = sae["k"].astype(int)
+        sns.lineplot(data=sae, x="k", y="test_auc", hue="sae", marker="o", errorbar=("ci", 95), ax=ax)
+    palette = sns.color_palette("dark", n_colors=max(1, base["layer"].nunique()))
+    for color, (layer, group) in zip(palette, base.groupby("layer")):
+        ax.axhline(group["test_auc"].mean(), color=color, linestyle="--",
+                   label=f"logistic regression, layer {layer}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("k (SAE latents in the probe)")
+    ax.set_ylabel(f"mean test AUC ({n_datasets} datasets)")
+    ax.set_title(title or "SAE probes against the activation baseline (normal setting)")
+    ax.legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=150, format=Path(path).suffix.lstrip(".") or "png")
+    plt.close(fig)

@@ -1,0 +1,223 @@
+"""SAE training: a streaming activation source and a resumable trainer.
+
+Activations are read from ``.npy`` shards with memory mapping, so memory is
+bounded by what one batch touches, not by the corpus. Batch ``s`` is drawn
+by a generator seeded with ``(seed, s)``, so a run resumed from a checkpoint
+sees exactly the batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from saeprobe.atomic import atomic_path
+from saeprobe.saes.base import SparseAutoencoder
+
+
+class ActivationShards:
+    """Rows of several ``[n, d_in]`` ``.npy`` shards, split into train and held-out.
+
+    Every ``eval_stride``-th row of each shard is held out (rows 0, s, 2s, ...),
+    which spreads the held-out set evenly over datasets and prompt lengths.
+    """
+
+    def __init__(self, paths: list[str | Path], eval_stride: int = 20):
+        if eval_stride < 2:
+            raise ValueError("eval_stride must be at least 2")
+        self.paths = [Path(p) for p in paths]
+        self.arrays = [np.load(p, mmap_mode="r") for p in self.paths]
+        dims = {a.shape[1] for a in self.arrays if a.ndim == 2}
+        if len(dims) != 1 or any(a.ndim != 2 for a in self.arrays):
+            raise ValueError(f"shards must be 2-D with one common width, got shapes {[a.shape for a in self.arrays]}")
+        self.d_in = dims.pop()
+        self.eval_stride = eval_stride
+        sizes = np.array([len(a) for a in self.arrays])
+        self._n_eval = -(-sizes // eval_stride)  # ceil
+        self._train_offsets = np.concatenate([[0], np.cumsum(sizes - self._n_eval)])
+        self.n_train = int(self._train_offsets[-1])
+        self.n_eval = int(self._n_eval.sum())
+        if self.n_train == 0:
+            raise ValueError(f"no training rows in shards {[str(p) for p in self.paths]}")
+
+    def train_batch(self, step: int, batch_size: int, seed: int) -> np.ndarray:
+        """Rows drawn uniformly (with replacement) from the training part."""
+        rng = np.random.default_rng([seed, step])
+        picks = np.sort(rng.integers(0, self.n_train, size=batch_size))
+        shard_of = np.searchsorted(self._train_offsets, picks, side="right") - 1
+        out = np.empty((batch_size, self.d_in), np.float32)
+        for shard in np.unique(shard_of):
+            where = shard_of == shard
+            j = picks[where] - self._train_offsets[shard]
+            rows = j + j // (self.eval_stride - 1) + 1  # skip the held-out rows
+            out[where] = self.arrays[shard][rows]
+        return out
+
+    def eval_rows(self, max_rows: int | None = None) -> np.ndarray:
+        parts = [a[:: self.eval_stride] for a in self.arrays]
+        rows = np.concatenate(parts).astype(np.float32)
+        return rows[:max_rows] if max_rows else rows
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; the defaults are sparsify's where it has one."""
+
+    steps: int = 300
+    batch_size: int = 4096
+    lr: float | None = None
+    """Adam learning rate; ``None`` means sparsify's ``2e-4 / sqrt(width / 2**14)``."""
+    warmup_steps: int = 0
+    """Linear learning-rate warmup."""
+    decay_fraction: float = 0.2
+    """The last fraction of steps decays the learning rate linearly to zero."""
+    dead_tokens: int = 200_000
+    """A latent counts as dead after this many training rows without firing."""
+    seed: int = 0
+    checkpoint_every: int = 50
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch_size must be positive")
+        if not 0 <= self.decay_fraction <= 1:
+            raise ValueError("decay_fraction must be within [0, 1]")
+
+    def learning_rate(self, width: int, step: int) -> float:
+        base = self.lr if self.lr is not None else 2e-4 / math.sqrt(width / 2**14)
+        scale = 1.0
+        if step < self.warmup_steps:
+            scale = (step + 1) / self.warmup_steps
+        decay_start = self.steps * (1 - self.decay_fraction)
+        if self.decay_fraction and step >= decay_start:
+            scale = min(scale, (self.steps - step) / (self.steps - decay_start))
+        return base * scale
+
+
+class _StopRequested:
+    """Turns SIGTERM (Slurm preemption, Snakemake shutdown) into a flag."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:  # not the main thread: rely on periodic checkpoints
+            self._previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def train_sae(
+    sae: SparseAutoencoder,
+    data: ActivationShards,
+    cfg: TrainConfig,
+    checkpoint_path: str | Path,
+    log: Callable[[str], None] = print,
+    device: str | None = None,
+) -> SparseAutoencoder:
+    """Train ``sae`` for ``cfg.steps`` steps, resuming from ``checkpoint_path`` if it exists.
+
+    The checkpoint is written every ``cfg.checkpoint_every`` steps and on
+    SIGTERM (after which ``SystemExit(143)`` is raised). It is left in place
+    after training; the caller removes it once the final SAE is saved.
+    """
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    checkpoint_path = Path(checkpoint_path)
+    run_signature = {"train": asdict(cfg), "sae": sae.config(), "shards": [str(p) for p in data.paths]}
+    sae.to(device)
+    optimizer = torch.optim.Adam(sae.parameters(), lr=cfg.learning_rate(sae.width, 0), betas=(0.9, 0.999))
+    rows_since_fired = torch.zeros(sae.width, dtype=torch.long, device=device)
+    start = 0
+    if checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        if state["signature"] == run_signature:
+            sae.load_state_dict(state["sae"])
+            optimizer.load_state_dict(state["optimizer"])
+            rows_since_fired = state["rows_since_fired"].to(device)
+            start = state["step"]
+            log(f"resuming from checkpoint {checkpoint_path} at step {start} of {cfg.steps}")
+        else:
+            log(f"ignoring checkpoint {checkpoint_path}: it was written for other settings")
+    if start == 0:
+        generator = torch.Generator().manual_seed(cfg.seed)
+        first = torch.from_numpy(data.train_batch(0, cfg.batch_size, cfg.seed))
+        sae.init_weights(generator, data_mean=first.mean(dim=0))
+        sae.to(device)
+        log(f"training {sae.architecture} SAE (width {sae.width}) from scratch for {cfg.steps} steps")
+
+    def save_checkpoint(step: int) -> None:
+        state = {
+            "step": step, "signature": run_signature, "sae": sae.state_dict(),
+            "optimizer": optimizer.state_dict(), "rows_since_fired": rows_since_fired,
+        }
+        with atomic_path(checkpoint_path) as tmp:
+            torch.save(state, tmp)
+
+    with _StopRequested() as stop:
+        for step in range(start, cfg.steps):
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.learning_rate(sae.width, step)
+            x = torch.from_numpy(data.train_batch(step, cfg.batch_size, cfg.seed)).to(device)
+            out = sae.training_loss(x, dead=rows_since_fired >= cfg.dead_tokens)
+            out.loss.backward()
+            sae.remove_parallel_decoder_grad()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            sae.normalize_decoder()
+            rows_since_fired += len(x)
+            rows_since_fired[out.fired] = 0
+            done = step + 1
+            if done % 25 == 0 or done == cfg.steps:
+                dead = (rows_since_fired >= cfg.dead_tokens).float().mean().item()
+                log(f"step {done}: fvu {out.fvu.item():.4f}, dead {dead:.3f}")
+            if stop.requested:
+                save_checkpoint(done)
+                log(f"SIGTERM: saved checkpoint at step {done}; rerun to resume")
+                raise SystemExit(143)
+            if done % cfg.checkpoint_every == 0 and done < cfg.steps:
+                save_checkpoint(done)
+    return sae
+
+
+@torch.no_grad()
+def evaluate_sae(sae: SparseAutoencoder, x: np.ndarray, batch_size: int = 4096) -> dict[str, float]:
+    """Held-out quality: L0, MSE, fraction of variance explained, dead fraction.
+
+    FVE = 1 - SSE / sum of squares of the centred input.
+    """
+    device = next(sae.parameters()).device
+    x_t = torch.from_numpy(np.asarray(x, np.float32))
+    mean = x_t.mean(dim=0)
+    sse = total = l0 = 0.0
+    fired = torch.zeros(sae.width, dtype=torch.bool, device=device)
+    for start in range(0, len(x_t), batch_size):
+        chunk = x_t[start:start + batch_size].to(device)
+        latents = sae.encode(chunk)
+        recon = sae.decode(latents)
+        sse += (chunk - recon).pow(2).sum().item()
+        total += (chunk - mean.to(device)).pow(2).sum().item()
+        active = latents != 0
+        l0 += active.sum().item()
+        fired |= active.any(dim=0)
+    n = len(x_t)
+    return {
+        "n_eval_rows": n,
+        "l0": l0 / n,
+        "mse": sse / (n * sae.d_in),
+        "fve": 1.0 - sse / total,
+        "dead_fraction": 1.0 - fired.float().mean().item(),
+    }

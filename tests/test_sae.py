@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+import torch
+
+from saeprobe.saes import ARCHITECTURES, TopKSAE, load_sae, register
+from saeprobe.training import ActivationShards, TrainConfig, evaluate_sae, train_sae
+
+
+def make_shards(tmp_path, sizes=(230, 170), d_in=16, seed=0):
+    """Shards of low-rank data plus noise, so an SAE can learn something."""
+    rng = np.random.default_rng(seed)
+    basis = rng.normal(size=(8, d_in))
+    paths = []
+    for i, n in enumerate(sizes):
+        codes = rng.exponential(size=(n, 8)) * (rng.random((n, 8)) < 0.3)
+        path = tmp_path / f"shard{i}.npy"
+        np.save(path, (codes @ basis + 0.01 * rng.normal(size=(n, d_in))).astype(np.float32))
+        paths.append(path)
+    return paths
+
+
+def test_registry_refuses_duplicate_keys():
+    assert ARCHITECTURES["topk"] is TopKSAE
+    with pytest.raises(ValueError, match="already registered"):
+        register(type("Clash", (TopKSAE,), {"architecture": "topk"}))
+
+
+def test_topk_encode_keeps_k_latents_and_forward_is_decode_of_encode():
+    sae = TopKSAE(d_in=8, width=32, k=4)
+    sae.init_weights(torch.Generator().manual_seed(0))
+    x = torch.randn(10, 8)
+    latents = sae.encode(x)
+    assert ((latents != 0).sum(dim=1) <= 4).all() and (latents >= 0).all()
+    torch.testing.assert_close(sae(x), sae.decode(latents))
+
+
+def test_topk_hand_set_weights():
+    sae = TopKSAE(d_in=2, width=2, k=1)
+    with torch.no_grad():
+        sae.W_enc.copy_(torch.eye(2)); sae.W_dec.copy_(torch.eye(2))
+        sae.b_enc.zero_(); sae.b_dec.zero_()
+    x = torch.tensor([[3.0, 1.0], [0.5, 2.0]])
+    torch.testing.assert_close(sae(x), torch.tensor([[3.0, 0.0], [0.0, 2.0]]))
+
+
+def test_save_load_round_trip(tmp_path):
+    sae = TopKSAE(d_in=8, width=16, k=3)
+    sae.init_weights(torch.Generator().manual_seed(1))
+    sae.save(tmp_path / "sae")
+    loaded = load_sae(tmp_path / "sae")
+    assert isinstance(loaded, TopKSAE) and loaded.config() == sae.config()
+    x = torch.randn(5, 8)
+    torch.testing.assert_close(loaded(x), sae(x))
+
+
+def test_shards_hold_out_every_strideth_row(tmp_path):
+    paths = []
+    for i, n in enumerate((45, 23)):
+        ids = np.arange(n, dtype=np.float32)[:, None] + 1000 * i
+        np.save(tmp_path / f"s{i}.npy", np.repeat(ids, 2, axis=1)); paths.append(tmp_path / f"s{i}.npy")
+    data = ActivationShards(paths, eval_stride=5)
+    held_out = set(data.eval_rows()[:, 0].tolist())
+    assert held_out == {float(r) for r in range(0, 45, 5)} | {1000.0 + r for r in range(0, 23, 5)}
+    assert data.n_eval == 9 + 5 and data.n_train == 45 + 23 - 14
+    seen = set()
+    for step in range(200):
+        seen |= set(data.train_batch(step, 16, seed=0)[:, 0].tolist())
+    assert seen.isdisjoint(held_out) and len(seen) == data.n_train
+
+
+def test_training_reduces_error_and_keeps_unit_decoder_norms(tmp_path):
+    data = ActivationShards(make_shards(tmp_path))
+    sae = TopKSAE(d_in=16, width=32, k=4)
+    cfg = TrainConfig(steps=150, batch_size=64, lr=3e-3, dead_tokens=2000)
+    train_sae(sae, data, cfg, tmp_path / "ckpt.pt", log=lambda m: None, device="cpu")
+    metrics = evaluate_sae(sae, data.eval_rows())
+    assert metrics["fve"] > 0.7
+    assert metrics["l0"] <= 4
+    torch.testing.assert_close(sae.W_dec.norm(dim=1), torch.ones(32))
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_killed_and_resumed_run_matches_uninterrupted(tmp_path):
+    data = ActivationShards(make_shards(tmp_path))
+    cfg = TrainConfig(steps=60, batch_size=32, lr=2e-3, checkpoint_every=20, dead_tokens=500, seed=3)
+
+    reference = train_sae(TopKSAE(16, 32, k=4), data, cfg, tmp_path / "a.pt", log=lambda m: None, device="cpu")
+
+    def kill_at_step_25(message):
+        if message.startswith("step 25"):
+            raise _Killed  # the last checkpoint is step 20
+    with pytest.raises(_Killed):
+        train_sae(TopKSAE(16, 32, k=4), data, cfg, tmp_path / "b.pt", log=kill_at_step_25, device="cpu")
+    messages = []
+    resumed = train_sae(TopKSAE(16, 32, k=4), data, cfg, tmp_path / "b.pt", log=messages.append, device="cpu")
+    assert any("at step 20" in m for m in messages)
+    for name, tensor in reference.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], tensor, atol=1e-6, rtol=1e-5)
+
+
+def test_checkpoint_of_other_settings_is_ignored(tmp_path):
+    data = ActivationShards(make_shards(tmp_path))
+    cfg = TrainConfig(steps=20, batch_size=32, checkpoint_every=10)
+    train_sae(TopKSAE(16, 32, k=4), data, cfg, tmp_path / "c.pt", log=lambda m: None, device="cpu")
+    messages = []
+    train_sae(TopKSAE(16, 32, k=8), data, cfg, tmp_path / "c.pt", log=messages.append, device="cpu")
+    assert any("written for other settings" in m for m in messages)

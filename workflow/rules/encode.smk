@@ -1,0 +1,17 @@
+rule sae_encode:
+    input:
+        sae="results/{model}/saes/{sae}/sae.safetensors",
+        activations="results/{model}/activations/{dataset}",
+    output:
+        "results/{model}/latents/{sae}/{dataset}.npz",
+    params:
+        layer=lambda wc: SAES[wc.model][wc.sae]["layer"],
+    threads: 1
+    log:
+        "logs/{model}/latents/{sae}/{dataset}.log",
+    benchmark:
+        "logs/{model}/latents/{sae}/{dataset}.bench.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/encode_sae.py"

@@ -1,0 +1,13 @@
+rule model_prepare:
+    output:
+        directory("resources/models/{model}"),
+    params:
+        source=lambda wc: MODELS[wc.model]["source"],
+    log:
+        "logs/{model}/model_prepare.log",
+    benchmark:
+        "logs/{model}/model_prepare.bench.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/prepare_model.py"

@@ -1,0 +1,21 @@
+rule sae_train:
+    input:
+        corpus=corpus_inputs,
+    output:
+        weights="results/{model}/saes/{sae}/sae.safetensors",
+        cfg="results/{model}/saes/{sae}/cfg.json",
+        metrics="results/{model}/saes/{sae}/metrics.json",
+    params:
+        spec=lambda wc: SAES[wc.model][wc.sae],
+        # Not an output: Snakemake deletes outputs before a rerun, and the
+        # checkpoint must survive a killed job so the rerun can resume.
+        checkpoint="results/{model}/checkpoints/{sae}.pt",
+    threads: 2
+    log:
+        "logs/{model}/saes/{sae}.log",
+    benchmark:
+        "logs/{model}/saes/{sae}.bench.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/train_sae.py"

@@ -1,0 +1,14 @@
+"""Collect every SAE's held-out quality metrics into one CSV."""
+
+import json
+
+import pandas as pd
+
+from saeprobe.atomic import write_table
+from saeprobe.logs import job_logger
+
+log = job_logger(snakemake.log[0])
+table = pd.DataFrame([json.loads(open(path).read()) for path in snakemake.input])
+table.insert(0, "model", snakemake.wildcards.model)
+write_table(snakemake.output[0], table)
+log.info("\n%s", table.to_string())

@@ -1,0 +1,22 @@
+"""Train one SAE on its layer's token corpus; resumes from its checkpoint after a kill."""
+
+from pathlib import Path
+
+from saeprobe.activations import corpus_file_name
+from saeprobe.atomic import write_json
+from saeprobe.config import sae_spec
+from saeprobe.logs import job_logger
+from saeprobe.training import ActivationShards, evaluate_sae, train_sae
+
+log = job_logger(snakemake.log[0], snakemake.threads)
+spec = sae_spec(snakemake.params.spec)
+data = ActivationShards([Path(folder) / corpus_file_name(spec.layer) for folder in snakemake.input.corpus])
+log.info("corpus: %d training rows, %d held out, d_in %d", data.n_train, data.n_eval, data.d_in)
+
+sae = train_sae(spec.build(data.d_in), data, spec.train, snakemake.params.checkpoint, log=log.info)
+metrics = {"sae": spec.name, "layer": spec.layer, "architecture": spec.architecture, "width": spec.width,
+           "k": spec.k, "steps": spec.train.steps, "train_rows": data.n_train,
+           **evaluate_sae(sae, data.eval_rows())}
+sae.cpu().save(Path(snakemake.output.weights).parent)
+write_json(snakemake.output.metrics, metrics)
+log.info("held-out metrics: %s", metrics)
