@@ -2,7 +2,6 @@
 # Stages, one rule file each: datasets -> model -> activations -> SAE
 # training -> encoding -> probes -> tables and figures. Paths follow the
 # scheme documented in README.md ("Outputs").
-import os
 import sys
 from pathlib import Path
 
@@ -10,14 +9,17 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# Jobs import the saeprobe package from src/, in the project venv and under
-# --software-deployment-method conda alike.
-_SRC = str(Path(workflow.basedir) / "src")
-sys.path.insert(0, _SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
+# The rule files import the saeprobe package from src/. Jobs find it through
+# workflow/scripts/saeprobe, a symlink to it: Snakemake puts a script's folder
+# on sys.path, so this holds in the venv and under --sdm conda alike.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 
-configfile: "config/config.yaml"
+# The local default, unless --configfile names another: Snakemake would
+# otherwise merge the two (e.g. add SmolLM2 to the paper-scale run).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

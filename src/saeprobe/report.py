@@ -41,6 +41,9 @@ def plot_auc_vs_k(table: pd.DataFrame, path: str | Path, title: str = "") -> Non
         ax.axhline(group["test_auc"].mean(), color=color, linestyle="--",
                    label=f"logistic regression, layer {layer}")
     ax.set_xscale("log", base=2)
+    if not sae.empty:
+        ks = sorted(sae["k"].unique())
+        ax.set_xticks(ks, [str(k) for k in ks])
     ax.set_xlabel("k (SAE latents in the probe)")
     ax.set_ylabel(f"mean test AUC ({n_datasets} datasets)")
     ax.set_title(title or "SAE probes against the activation baseline (normal setting)")

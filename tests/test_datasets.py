@@ -1,0 +1,115 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from saeprobe.datasets import (
+    DatasetError, DatasetSource, load_dataset, read_corpus_texts, reference_catalog, reference_ood_files,
+    resolve_sources, safe_name, stratified_subsample,
+)
+
+
+def write_csv(path: Path, texts, labels, text_col="prompt", label_col="target") -> DatasetSource:
+    pd.DataFrame({text_col: texts, label_col: labels}).to_csv(path, index=False)
+    return DatasetSource(path.stem, path, "prompt", "target")
+
+
+def balanced(n=200):
+    return [f"example {i}" for i in range(n)], ["yes", "no"] * (n // 2)
+
+
+def test_safe_names_of_the_reference_names_with_spaces():
+    assert safe_name("131_temp_cat_Typical Time") == "131_temp_cat_Typical_Time"
+    assert safe_name("145_disease_class_digestive system diseases") == "145_disease_class_digestive_system_diseases"
+    assert safe_name("5_hist_fig_ismale") == "5_hist_fig_ismale"
+
+
+def test_reference_catalog_has_the_113_binary_datasets():
+    catalog = reference_catalog()
+    assert len(catalog) == 113
+    assert catalog["name"].is_unique
+    assert all(" " not in n for n in catalog["name"])
+    # sae-probes 0.4.2 ships 7 file names with spaces (131, 132, 145-147, 151, 153).
+    assert sum(" " in t for t in catalog["tag"]) == 7
+    assert all(Path(f).is_file() for f in catalog["file"])
+    assert len(reference_ood_files()) == 8
+
+
+def test_resolve_all_and_either_spelling():
+    assert len(resolve_sources("all", None, "prompt", "target")) == 113
+    sources = resolve_sources(["131_temp_cat_Typical Time", "5_hist_fig_ismale"], None, "prompt", "target")
+    assert list(sources) == ["131_temp_cat_Typical_Time", "5_hist_fig_ismale"]
+    with pytest.raises(DatasetError, match="unknown reference dataset"):
+        resolve_sources(["not_a_dataset"], None, "prompt", "target")
+
+
+def test_reference_dataset_labels_follow_label_encoder_order():
+    source = resolve_sources(["65_high-school"], None, "prompt", "target")["65_high-school"]
+    frame = load_dataset(source)
+    assert len(frame) == 3200
+    # LabelEncoder sorts classes: 'bigram' -> 0, 'not_bigram' -> 1
+    assert set(zip(frame["label_name"], frame["label"])) == {("bigram", 0), ("not_bigram", 1)}
+    assert frame["label"].mean() == 0.5
+    assert {"text", "label", "label_name", "source_row", "dataset", "source_file", "source_link"} <= set(frame.columns)
+
+
+def test_user_csv_folder(tmp_path):
+    write_csv(tmp_path / "my data.csv", *balanced())
+    sources = resolve_sources([], str(tmp_path), "prompt", "target")
+    assert list(sources) == ["my_data"]
+    frame = load_dataset(sources["my_data"])
+    assert frame["label"].tolist()[:2] == [1, 0]  # 'no' < 'yes'
+
+
+def test_missing_user_folder_is_named(tmp_path):
+    with pytest.raises(DatasetError, match="not a folder"):
+        resolve_sources([], str(tmp_path / "nope"), "prompt", "target")
+
+
+@pytest.mark.parametrize(
+    "texts, labels, message",
+    [
+        (balanced()[0], ["a"] * 200, "exactly two classes"),
+        (balanced()[0], ["a", "b", "c", "d"] * 50, "exactly two classes"),
+        (balanced()[0][:-1] + [None], balanced()[1], "empty or NaN text"),
+        (balanced()[0][:-1] + ["   "], balanced()[1], "empty or NaN text"),
+        (balanced(100)[0], balanced(100)[1], "too few rows"),
+        (balanced()[0], ["a"] * 195 + ["b"] * 5, "too few rows"),
+        (balanced()[0], balanced()[1][:-1] + [None], "missing label"),
+    ],
+)
+def test_malformed_datasets_name_file_and_problem(tmp_path, texts, labels, message):
+    source = write_csv(tmp_path / "bad.csv", texts, labels)
+    with pytest.raises(DatasetError, match=message) as err:
+        load_dataset(source)
+    assert str(tmp_path / "bad.csv") in str(err.value)
+
+
+def test_missing_column_names_the_columns(tmp_path):
+    path = tmp_path / "bad.csv"
+    pd.DataFrame({"sentence": balanced()[0], "target": balanced()[1]}).to_csv(path, index=False)
+    with pytest.raises(DatasetError, match=r"missing column\(s\) \['prompt'\]; found \['sentence', 'target'\]"):
+        load_dataset(DatasetSource("bad", path, "prompt", "target"))
+
+
+def test_unreadable_csv(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(DatasetError, match="bad.csv"):
+        load_dataset(DatasetSource("bad", path, "prompt", "target"))
+
+
+def test_stratified_subsample_keeps_balance_and_is_seeded():
+    frame = pd.DataFrame({"label": np.array([0] * 700 + [1] * 300), "text": "x"})
+    sub = stratified_subsample(frame, 100, seed=1)
+    assert len(sub) == 100 and sub["label"].sum() == 30
+    assert sub.equals(stratified_subsample(frame, 100, seed=1))
+
+
+def test_read_corpus_texts(tmp_path):
+    (tmp_path / "c.txt").write_text("first doc\n\nsecond doc\n")
+    assert read_corpus_texts(tmp_path / "c.txt") == ["first doc", "second doc"]
+    pd.DataFrame({"body": ["x"]}).to_csv(tmp_path / "c.csv", index=False)
+    with pytest.raises(DatasetError, match="'text' column"):
+        read_corpus_texts(tmp_path / "c.csv")

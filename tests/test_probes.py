@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from saeprobe.probes import REFERENCE_CS, TopLatentProbe, ValidatedLogisticRegression, k_grid, rank_latents
+from saeprobe.probing import RESULT_COLUMNS, baseline_normal, sae_probes_normal
+
+
+def make_problem(n=400, d=20, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = (X[:, 0] + 0.5 * X[:, 1] + 0.5 * rng.normal(size=n) > 0).astype(int)
+    return X, y
+
+
+def test_rank_latents_hand_example():
+    X = np.array([[4.0, 0, 1], [4.0, 0, 1], [0, 2.0, 1], [0, 0, 1]])
+    y = np.array([1, 1, 0, 0])
+    # raw differences: 4, -1, 0
+    assert rank_latents(X, y, "raw").tolist() == [0, 1, 2]
+    # normalised by mean non-zero value (4, 2, 1): 1, -0.5, 0
+    assert rank_latents(X, y, "normalized").tolist() == [0, 1, 2]
+    X_scaled = X * np.array([0.1, 10.0, 1.0])
+    assert rank_latents(X_scaled, y, "raw").tolist() == [1, 0, 2]
+    assert rank_latents(X_scaled, y, "normalized").tolist() == [0, 1, 2]
+
+
+def test_rank_latents_sparse_equals_dense():
+    rng = np.random.default_rng(1)
+    X = rng.exponential(size=(50, 30)) * (rng.random((50, 30)) < 0.2)
+    y = rng.integers(0, 2, 50)
+    for ranking in ("raw", "normalized"):
+        assert np.array_equal(rank_latents(X, y, ranking), rank_latents(sp.csr_matrix(X), y, ranking))
+
+
+def test_validated_logreg_picks_c_by_validation_auc():
+    X, y = make_problem()
+    probe = ValidatedLogisticRegression(penalty="l2").fit(X, y)
+    # Same search by hand: holdout of the last 80 rows (20% of 400).
+    scores = []
+    for C in REFERENCE_CS:
+        model = LogisticRegression(C=C, max_iter=1000, random_state=1).fit(X[:320], y[:320])
+        scores.append(roc_auc_score(y[320:], model.predict_proba(X[320:])[:, 1]))
+    assert probe.C_ == REFERENCE_CS[int(np.argmax(scores))]
+    assert probe.val_auc_ == pytest.approx(max(scores))
+    assert roc_auc_score(y, probe.predict_proba(X)[:, 1]) > 0.9
+
+
+def test_l1_probe_is_sparse_under_strong_regularisation():
+    X, y = make_problem(d=10)
+    probe = ValidatedLogisticRegression(penalty="l1", Cs=[0.01]).fit(X, y)
+    assert probe.model_.solver == "saga"
+    assert (probe.model_.coef_ == 0).sum() >= 5  # only the informative weights survive
+
+
+def test_top_latent_probe_uses_the_k_best_latents():
+    rng = np.random.default_rng(2)
+    y = np.tile([0, 1], 150)
+    X = rng.exponential(size=(300, 40)) * (rng.random((300, 40)) < 0.3)
+    X[:, 7] = y * 3.0 + rng.random(300)  # the one informative latent
+    probe = TopLatentProbe(k=1).fit(sp.csr_matrix(X), y)
+    assert probe.latents_.tolist() == [7]
+    assert roc_auc_score(y, probe.predict_proba(sp.csr_matrix(X))[:, 1]) > 0.95
+
+
+def test_k_grid_is_capped_at_width():
+    assert k_grid(4608) == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+    assert k_grid(20) == [1, 2, 4, 8, 16]
+
+
+def test_result_tables_have_the_documented_columns():
+    X, y = make_problem(n=300)
+    base = baseline_normal(X, y, model="m", dataset="d", layer=3)
+    assert list(base.columns) == RESULT_COLUMNS and len(base) == 1
+    assert base.loc[0, "n_train"] == 200 and base.loc[0, "n_test"] == 100
+    assert base.loc[0, "test_auc"] > 0.85
+    sae = sae_probes_normal(sp.csr_matrix(np.abs(X)), y, ks=[1, 4, 64], model="m", dataset="d", layer=3, sae="s")
+    assert sae["k"].tolist() == [1, 4]  # 64 exceeds the width of 20
+    assert set(sae["method"]) == {"sae_topk_l1"}

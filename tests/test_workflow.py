@@ -1,0 +1,174 @@
+"""End-to-end runs of the Snakemake workflow on a tiny config (a 4-block
+random Llama built here, two word-based CSV datasets and one reference
+dataset cut to 150 rows)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import build_tiny_llama
+from workflow_helpers import REPO, job_counts, snakemake, write_config, write_word_dataset
+
+pytestmark = pytest.mark.slow
+
+SAE = {"name": "topk-w64-k4", "layer": 2, "architecture": "topk", "width": 64, "k": 4,
+       "steps": 40, "batch_size": 128, "lr": 0.003, "dead_tokens": 2000, "checkpoint_every": 10}
+
+
+def tiny_config(model_dir: Path) -> dict:
+    return {
+        "datasets": {"reference": ["87_glue_cola"], "user_csv_dir": "data", "max_rows": 150},
+        "models": {
+            "tiny-a": {"source": str(model_dir), "layers": [1, 2], "batch_size": 16, "saes": [SAE]},
+            "tiny-b": {"source": str(model_dir), "layers": [1], "batch_size": 16},
+        },
+        "probes": {"ks": [1, 2, 4, 8]},
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_workdir(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("workflow")
+    model_dir = build_tiny_llama(workdir / "tiny_llama")
+    (workdir / "data").mkdir()
+    write_word_dataset(workdir / "data" / "words_a.csv", 160, range(1, 40), range(100, 140), seed=1)
+    write_word_dataset(workdir / "data" / "words_b.csv", 160, range(200, 240), range(300, 340), seed=2)
+    write_config(workdir, tiny_config(model_dir))
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def single_figure_run(tiny_workdir):
+    """Dry-run job counts for one figure, then the real run of that figure alone."""
+    target = "results/tiny-a/figures/auc_vs_k.png"
+    counts = job_counts(tiny_workdir, target)
+    snakemake(tiny_workdir, target)
+    return counts
+
+
+@pytest.fixture(scope="module")
+def full_run(tiny_workdir, single_figure_run):
+    snakemake(tiny_workdir, "all_results")
+    return tiny_workdir
+
+
+def test_single_figure_runs_only_the_jobs_it_needs(tiny_workdir, single_figure_run):
+    # tiny-a only: 3 datasets, 2 probed layers, 1 SAE; no OOD sets, no catalog, no tiny-b.
+    assert single_figure_run == {
+        "datasets_prepare": 3, "model_prepare": 1, "activations_extract": 3, "probe_baseline": 6,
+        "sae_train": 1, "sae_encode": 3, "probe_sae": 3, "aggregate_normal": 1, "figure_auc_vs_k": 1,
+    }
+    assert (tiny_workdir / "results/tiny-a/figures/auc_vs_k.png").stat().st_size > 10_000
+    assert not (tiny_workdir / "results/tiny-b").exists()
+    assert not (tiny_workdir / "resources/models/tiny-b").exists()
+    assert not (tiny_workdir / "resources/datasets/ood").exists()
+
+
+def test_all_results_tables(full_run):
+    table = pd.read_parquet(full_run / "results/tiny-a/tables/normal.parquet")
+    twin = pd.read_csv(full_run / "results/tiny-a/tables/normal.csv")
+    assert list(twin.columns) == list(table.columns) and len(twin) == len(table)
+    pd.testing.assert_series_equal(twin["test_auc"], table["test_auc"])
+    datasets = {"87_glue_cola", "words_a", "words_b"}
+    assert set(table["dataset"]) == datasets
+    base = table[table["method"] == "logreg_l2"]
+    assert len(base) == 3 * 2 and set(base["layer"]) == {1, 2}
+    sae = table[table["method"] == "sae_topk_l1"]
+    assert sorted(sae["k"].unique()) == [1, 2, 4, 8] and len(sae) == 3 * 4
+    assert (table["n_train"] == 50).all() and (table["n_test"] == 100).all()  # 150 rows: min(n - 100, 1024)
+    # The word datasets are separable from the activations of a random model.
+    easy = base[base["dataset"].isin(["words_a", "words_b"])]
+    assert (easy["test_auc"] > 0.8).all(), easy
+    assert table[["val_auc", "test_auc", "test_acc", "test_f1"]].notna().all().all()
+    b = pd.read_parquet(full_run / "results/tiny-b/tables/normal.parquet")
+    assert set(b["method"]) == {"logreg_l2"} and set(b["layer"]) == {1}
+
+
+def test_all_results_side_products(full_run):
+    metrics = pd.read_csv(full_run / "results/tiny-a/tables/sae_metrics.csv")
+    assert metrics.loc[0, "sae"] == "topk-w64-k4" and metrics.loc[0, "l0"] <= 4
+    assert 0 < metrics.loc[0, "fve"] <= 1
+    catalog = pd.read_parquet(full_run / "resources/datasets/reference_catalog.parquet")
+    assert len(catalog) == 113
+    ood = pd.read_parquet(full_run / "resources/datasets/ood/87_glue_cola.parquet")
+    assert len(ood) == 300 and set(ood["label"]) == {0, 1}
+    extraction = yaml.safe_load((full_run / "results/tiny-a/activations/words_a/meta.json").read_text())
+    assert extraction["rows"] == 150 and extraction["corpus_rows"]["2"] > 0
+    assert not (full_run / "results/tiny-b/activations/words_a/corpus_layer_1.npy").exists()
+    # every rule logs and benchmarks
+    assert (full_run / "logs/tiny-a/saes/topk-w64-k4.log").read_text().count("step") > 0
+    assert (full_run / "logs/tiny-a/saes/topk-w64-k4.bench.tsv").is_file()
+
+
+def test_second_run_has_nothing_to_do(full_run):
+    out = snakemake(full_run, "-n", "all_results")
+    assert "Nothing to be done" in out.stdout + out.stderr
+
+
+def test_malformed_dataset_fails_alone(tmp_path, tiny_model_dir):
+    (tmp_path / "data").mkdir()
+    write_word_dataset(tmp_path / "data" / "good.csv", 150, range(1, 40), range(100, 140), seed=3)
+    pd.DataFrame({"prompt": ["a b"] * 150, "label": [0, 1] * 75}).to_csv(tmp_path / "data" / "bad.csv", index=False)
+    config = tiny_config(tiny_model_dir)
+    config["datasets"]["reference"] = []
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "resources/datasets/good.parquet", "resources/datasets/bad.parquet", check=False)
+    assert result.returncode != 0
+    assert (tmp_path / "resources/datasets/good.parquet").is_file()
+    assert not (tmp_path / "resources/datasets/bad.parquet").exists()
+    log = (tmp_path / "logs/datasets/bad.log").read_text()
+    assert "bad.csv: missing column(s) ['target']" in log
+
+
+@pytest.mark.parametrize("mutate, named", [
+    (lambda c: c["datasets"].update(referense=["x"]), "referense"),
+    (lambda c: c["models"]["tiny-a"].pop("layers"), "layers"),
+    (lambda c: c["models"]["tiny-a"]["saes"][0].update(architecture="relu9"), "relu9"),
+    (lambda c: c["models"]["tiny-a"]["saes"][0].update(k=100), "k (100) exceeds width (64)"),
+])
+def test_config_errors_name_the_key_before_any_job(tmp_path, tiny_model_dir, mutate, named):
+    config = copy.deepcopy(tiny_config(tiny_model_dir))
+    mutate(config)
+    (tmp_path / "data").mkdir()
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "-n", "all_results", check=False)
+    assert result.returncode != 0
+    assert named in result.stdout + result.stderr
+    assert not (tmp_path / "resources").exists()
+
+
+def test_paper_scale_dag_builds(tmp_path):
+    counts = job_counts(tmp_path, "all_results", "--configfile", str(REPO / "config/benchmark.yaml"))
+    assert counts["datasets_prepare"] == 113
+    assert counts["activations_extract"] == 113
+    assert counts["probe_baseline"] == 113 * 4
+    assert counts["sae_train"] == 3
+    assert counts["probe_sae"] == 113 * 3
+    assert counts["model_prepare"] == 1  # the default config is not merged in
+
+
+def test_every_rule_has_log_benchmark_and_an_existing_conda_env():
+    for rule_file in (REPO / "workflow/rules").glob("*.smk"):
+        text = rule_file.read_text()
+        rules = re.findall(r"^(?:rule|use rule) (\w+)", text, flags=re.M)
+        blocks = re.split(r"^(?=rule |use rule )", text, flags=re.M)[1:]
+        for name, block in zip(rules, blocks):
+            if block.startswith("use rule"):
+                continue  # inherits the directives of its parent
+            assert "log:" in block and "benchmark:" in block, f"{rule_file.name}:{name}"
+            env = re.search(r'conda:\s*\n\s*"([^"]+)"', block)
+            assert env, f"{rule_file.name}:{name} has no conda env"
+            assert (rule_file.parent / env.group(1)).resolve().is_file(), f"{rule_file.name}:{name}: {env.group(1)}"
+
+
+def test_lint_is_clean(tmp_path, tiny_model_dir):
+    (tmp_path / "data").mkdir()
+    write_config(tmp_path, tiny_config(tiny_model_dir))
+    result = snakemake(tmp_path, "--lint", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
