@@ -37,8 +37,8 @@ def tiny_workdir(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("workflow")
     model_dir = build_tiny_llama(workdir / "tiny_llama")
     (workdir / "data").mkdir()
-    write_word_dataset(workdir / "data" / "words_a.csv", 160, range(1, 40), range(100, 140), seed=1)
-    write_word_dataset(workdir / "data" / "words_b.csv", 160, range(200, 240), range(300, 340), seed=2)
+    write_word_dataset(workdir / "data" / "words_a.csv", 160, range(1, 4), range(100, 103), seed=1)
+    write_word_dataset(workdir / "data" / "words_b.csv", 160, range(200, 203), range(300, 303), seed=2)
     write_config(workdir, tiny_config(model_dir))
     return workdir
 
@@ -113,7 +113,7 @@ def test_second_run_has_nothing_to_do(full_run):
 
 def test_malformed_dataset_fails_alone(tmp_path, tiny_model_dir):
     (tmp_path / "data").mkdir()
-    write_word_dataset(tmp_path / "data" / "good.csv", 150, range(1, 40), range(100, 140), seed=3)
+    write_word_dataset(tmp_path / "data" / "good.csv", 150, range(1, 4), range(100, 103), seed=3)
     pd.DataFrame({"prompt": ["a b"] * 150, "label": [0, 1] * 75}).to_csv(tmp_path / "data" / "bad.csv", index=False)
     config = tiny_config(tiny_model_dir)
     config["datasets"]["reference"] = []

@@ -28,16 +28,16 @@ def write_config(workdir: Path, config: dict) -> None:
 
 
 def write_word_dataset(path: Path, n_rows: int, positive_words: range, negative_words: range, seed: int) -> None:
-    """A CSV whose class is told by which word range a prompt draws from,
-    plus shared filler words: easy for a probe, not trivially constant."""
+    """A CSV whose class is told by which word range a prompt's last word is
+    drawn from, after shared filler words: the signal sits at the probed
+    (last) token, so even a random model's activations separate the classes."""
     rng = random.Random(seed)
     rows = []
     for i in range(n_rows):
         label = i % 2
         words = positive_words if label else negative_words
-        tokens = [f"w{rng.choice(words)}" for _ in range(rng.randint(1, 3))]
-        tokens += [f"w{rng.randrange(600, 990)}" for _ in range(rng.randint(1, 6))]
-        rng.shuffle(tokens)
+        tokens = [f"w{rng.randrange(600, 990)}" for _ in range(rng.randint(1, 6))]
+        tokens.append(f"w{rng.choice(words)}")
         rows.append({"prompt": " ".join(tokens), "target": "pos" if label else "neg"})
     pd.DataFrame(rows).to_csv(path, index=False)
 
