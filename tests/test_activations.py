@@ -74,3 +74,24 @@ def test_drop_norm_outliers():
     vectors[7] *= 50
     kept = drop_norm_outliers(vectors)
     assert len(kept) == 99 and np.linalg.norm(kept, axis=1).max() < 3
+
+
+def test_forward_pass_stops_after_the_deepest_layer(tiny_model_dir):
+    model, tokenizer = load_model(tiny_model_dir)
+    calls = {}
+    for index, block in enumerate(model.model.layers):
+        block.register_forward_pre_hook(lambda module, args, index=index: calls.__setitem__(index, True))
+    model.lm_head.register_forward_pre_hook(lambda *a: calls.__setitem__("lm_head", True))
+    extractor = ResidualExtractor(model, tokenizer, layers=[1, 0], batch_size=4)
+    extractor.extract(["w1 w2", "w3", "w4 w5 w6"])
+    assert set(calls) == {0, 1}  # blocks 2, 3 and the LM head never ran
+
+
+def test_chat_template_wraps_prompts(tiny_model_dir):
+    model, tokenizer = load_model(tiny_model_dir)
+    with pytest.raises(ValueError, match="no chat template"):
+        ResidualExtractor(model, tokenizer, layers=[1], chat_template=True).extract(["w1"])
+    tokenizer.chat_template = "{% for m in messages %}w7 {{ m['content'] }} w8{% endfor %}"
+    wrapped = ResidualExtractor(model, tokenizer, layers=[1], chat_template=True).extract(["w1 w2"])
+    plain = ResidualExtractor(model, tokenizer, layers=[1]).extract(["w7 w1 w2 w8"])
+    np.testing.assert_allclose(wrapped.last_token[1], plain.last_token[1], atol=1e-5)

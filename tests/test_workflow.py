@@ -172,3 +172,21 @@ def test_lint_is_clean(tmp_path, tiny_model_dir):
     write_config(tmp_path, tiny_config(tiny_model_dir))
     result = snakemake(tmp_path, "--lint", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sae_from_a_text_corpus_in_shards(tmp_path, tiny_model_dir):
+    """corpus.source as a text file: one extraction job per shard feeds the SAE."""
+    (tmp_path / "data").mkdir()
+    write_word_dataset(tmp_path / "data" / "words.csv", 150, range(1, 4), range(100, 103), seed=4)
+    lines = [" ".join(f"w{(7 * i + j) % 990}" for j in range(12)) for i in range(300)]
+    (tmp_path / "corpus.txt").write_text("\n".join(lines) + "\n")
+    config = tiny_config(tiny_model_dir)
+    config["datasets"]["reference"] = []
+    config["corpus"] = {"source": "corpus.txt", "num_shards": 2, "max_seq_len": 8}
+    write_config(tmp_path, config)
+    target = "results/tiny-a/saes/topk-w64-k4/metrics.json"
+    assert job_counts(tmp_path, target) == {"model_prepare": 1, "activations_corpus_text": 2, "sae_train": 1}
+    snakemake(tmp_path, target)
+    metrics = yaml.safe_load((tmp_path / target).read_text())
+    # 300 documents of 12 words, truncated to 8 tokens, first token dropped: 2100 rows, 1/20 held out
+    assert metrics["train_rows"] + metrics["n_eval_rows"] == 300 * 7

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 from saeprobe.atomic import atomic_path
-from saeprobe.saes.base import SparseAutoencoder
+
+if TYPE_CHECKING:
+    from saeprobe.saes.base import SparseAutoencoder
 
 
-@torch.no_grad()
-def encode_activations(sae: SparseAutoencoder, activations: np.ndarray, batch_size: int = 1024) -> sp.csr_matrix:
+def encode_activations(sae: "SparseAutoencoder", activations: np.ndarray, batch_size: int = 1024) -> sp.csr_matrix:
     """``[n, d_in]`` activations -> ``[n, width]`` CSR matrix of latent activations (float32)."""
+    import torch  # late: probe jobs read latents in an environment without torch
+
     device = next(sae.parameters()).device
     blocks = []
     for start in range(0, len(activations), batch_size):
         chunk = torch.from_numpy(np.asarray(activations[start:start + batch_size], np.float32)).to(device)
-        blocks.append(sp.csr_matrix(sae.encode(chunk).cpu().numpy()))
+        with torch.no_grad():
+            blocks.append(sp.csr_matrix(sae.encode(chunk).cpu().numpy()))
     if not blocks:
         return sp.csr_matrix((0, sae.width), dtype=np.float32)
     return sp.vstack(blocks, format="csr").astype(np.float32)

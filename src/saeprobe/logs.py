@@ -9,8 +9,9 @@ import sys
 def job_logger(log_path: str, threads: int | None = None) -> logging.Logger:
     """Send stderr (tracebacks included) and a timestamped logger to ``log_path``.
 
-    ``threads`` caps torch and BLAS thread pools at the job's Snakemake
-    threads, so parallel jobs do not oversubscribe the cores.
+    ``threads`` caps the BLAS/OpenMP pools (and torch's, in jobs that use
+    torch) at the job's Snakemake threads, so parallel jobs do not
+    oversubscribe the cores.
     """
     stream = open(log_path, "a", buffering=1)
     sys.stderr = stream
@@ -19,9 +20,9 @@ def job_logger(log_path: str, threads: int | None = None) -> logging.Logger:
         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S",
     )
     if threads:
-        import torch
         from threadpoolctl import threadpool_limits
 
-        torch.set_num_threads(threads)
         threadpool_limits(threads)
+        if "torch" in sys.modules:  # probe jobs run where torch is not installed
+            sys.modules["torch"].set_num_threads(threads)
     return logging.getLogger("saeprobe")

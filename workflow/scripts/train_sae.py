@@ -19,4 +19,5 @@ metrics = {"sae": spec.name, "layer": spec.layer, "architecture": spec.architect
            **evaluate_sae(sae, data.eval_rows())}
 sae.cpu().save(Path(snakemake.output.weights).parent)
 write_json(snakemake.output.metrics, metrics)
+Path(snakemake.params.checkpoint).unlink(missing_ok=True)  # optimiser state: ~3x the SAE, no longer needed
 log.info("held-out metrics: %s", metrics)
