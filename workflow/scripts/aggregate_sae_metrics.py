@@ -8,7 +8,11 @@ from saeprobe.atomic import write_table
 from saeprobe.logs import job_logger
 
 log = job_logger(snakemake.log[0])
+COLUMNS = ["model", "sae", "architecture", "layer", "width", "k", "steps", "train_rows",
+           "n_eval_rows", "l0", "mse", "fve", "dead_fraction"]
+
 table = pd.DataFrame([json.loads(open(path).read()) for path in snakemake.input])
-table.insert(0, "model", snakemake.wildcards.model)
+table["model"] = snakemake.wildcards.model
+table = table[COLUMNS]
 write_table(snakemake.output[0], table)
 log.info("\n%s", table.to_string())
