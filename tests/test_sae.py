@@ -4,19 +4,7 @@ import torch
 
 from saeprobe.saes import ARCHITECTURES, TopKSAE, load_sae, register
 from saeprobe.training import ActivationShards, TrainConfig, evaluate_sae, train_sae
-
-
-def make_shards(tmp_path, sizes=(230, 170), d_in=16, seed=0):
-    """Shards of low-rank data plus noise, so an SAE can learn something."""
-    rng = np.random.default_rng(seed)
-    basis = rng.normal(size=(8, d_in))
-    paths = []
-    for i, n in enumerate(sizes):
-        codes = rng.exponential(size=(n, 8)) * (rng.random((n, 8)) < 0.3)
-        path = tmp_path / f"shard{i}.npy"
-        np.save(path, (codes @ basis + 0.01 * rng.normal(size=(n, d_in))).astype(np.float32))
-        paths.append(path)
-    return paths
+from sae_helpers import make_shards
 
 
 def test_registry_refuses_duplicate_keys():

@@ -28,13 +28,14 @@ class SaeSpec:
     layer: int
     architecture: str
     width: int
-    k: int
+    hyperparameters: dict
+    """Architecture-specific constructor arguments (``k``, ``l1_coefficient``, ...)."""
     train: "TrainConfig"
 
     def build(self, d_in: int) -> "SparseAutoencoder":
         from saeprobe.saes import ARCHITECTURES
 
-        return ARCHITECTURES[self.architecture](d_in=d_in, width=self.width, k=self.k)
+        return ARCHITECTURES[self.architecture](d_in=d_in, width=self.width, **self.hyperparameters)
 
 
 def sae_spec(entry: dict) -> SaeSpec:
@@ -44,7 +45,11 @@ def sae_spec(entry: dict) -> SaeSpec:
 
     train_keys = {f.name for f in fields(TrainConfig)}
     train = TrainConfig(**{k: v for k, v in entry.items() if k in train_keys})
-    return SaeSpec(entry["name"], entry["layer"], entry["architecture"], entry["width"], entry["k"], train)
+    hyper = {k: v for k, v in entry.items() if k not in train_keys | _SPEC_KEYS}
+    return SaeSpec(entry["name"], entry["layer"], entry["architecture"], entry["width"], hyper, train)
+
+
+_SPEC_KEYS = {"name", "layer", "architecture", "width"}
 
 
 def sae_entries(model_cfg: dict) -> dict[str, dict]:
@@ -68,7 +73,7 @@ def check_config(config: dict) -> None:
         if dupes:
             raise ConfigError(f"models.{model}.saes: SAE names must be unique, {dupes} repeat")
         for entry in model_cfg.get("saes", []):
-            if entry["k"] > entry["width"]:
+            if entry.get("k", 0) > entry["width"]:
                 raise ConfigError(
                     f"models.{model}.saes[{entry['name']}]: k ({entry['k']}) exceeds width ({entry['width']})"
                 )

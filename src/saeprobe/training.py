@@ -172,12 +172,14 @@ def train_sae(
             for group in optimizer.param_groups:
                 group["lr"] = cfg.learning_rate(sae.width, step)
             x = torch.from_numpy(data.train_batch(step, cfg.batch_size, cfg.seed)).to(device)
-            out = sae.training_loss(x, dead=rows_since_fired >= cfg.dead_tokens)
+            out = sae.training_loss(x, dead=rows_since_fired >= cfg.dead_tokens, progress=step / cfg.steps)
             out.loss.backward()
-            sae.remove_parallel_decoder_grad()
+            if sae.unit_norm_decoder:
+                sae.remove_parallel_decoder_grad()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            sae.normalize_decoder()
+            if sae.unit_norm_decoder:
+                sae.normalize_decoder()
             rows_since_fired += len(x)
             rows_since_fired[out.fired] = 0
             done = step + 1

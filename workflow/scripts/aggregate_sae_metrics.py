@@ -8,11 +8,10 @@ from saeprobe.atomic import write_table
 from saeprobe.logs import job_logger
 
 log = job_logger(snakemake.log[0])
-COLUMNS = ["model", "sae", "architecture", "layer", "width", "k", "steps", "train_rows",
-           "n_eval_rows", "l0", "mse", "fve", "dead_fraction"]
+FIRST = ["model", "sae", "architecture", "layer", "width"]  # then hyperparameters and metrics, as written
 
 table = pd.DataFrame([json.loads(open(path).read()) for path in snakemake.input])
 table["model"] = snakemake.wildcards.model
-table = table[COLUMNS]
+table = table[FIRST + [c for c in table.columns if c not in FIRST]]
 write_table(snakemake.output[0], table)
 log.info("\n%s", table.to_string())

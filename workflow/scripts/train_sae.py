@@ -15,7 +15,7 @@ log.info("corpus: %d training rows, %d held out, d_in %d", data.n_train, data.n_
 
 sae = train_sae(spec.build(data.d_in), data, spec.train, snakemake.params.checkpoint, log=log.info)
 metrics = {"sae": spec.name, "layer": spec.layer, "architecture": spec.architecture, "width": spec.width,
-           "k": spec.k, "steps": spec.train.steps, "train_rows": data.n_train,
+           **spec.hyperparameters, "steps": spec.train.steps, "train_rows": data.n_train,
            **evaluate_sae(sae, data.eval_rows())}
 sae.cpu().save(Path(snakemake.output.weights).parent)
 write_json(snakemake.output.metrics, metrics)

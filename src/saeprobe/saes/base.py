@@ -1,9 +1,10 @@
 """Base class, registry and checkpoint I/O shared by every SAE architecture.
 
 A checkpoint is a folder with ``cfg.json`` (stamped with the architecture
-key) and ``sae.safetensors``. Subclasses give ``encode``, ``decode`` and
-``training_loss``; the base class owns the registry, device handling,
-decoder-norm upkeep and I/O.
+key) and ``sae.safetensors``. Subclasses give ``encode``, ``training_loss``
+and ``hyperparameters`` (and ``decode`` or ``init_weights`` where they
+differ); the base class owns the registry, device handling, decoder-norm
+upkeep and I/O.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class SparseAutoencoder(nn.Module):
     """
 
     architecture: ClassVar[str]
+    unit_norm_decoder: ClassVar[bool] = True
+    """Whether the trainer keeps decoder rows at unit norm after every step."""
 
     def __init__(self, d_in: int, width: int):
         super().__init__()
@@ -68,12 +71,18 @@ class SparseAutoencoder(nn.Module):
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         return latents @ self.W_dec + self.b_dec
 
-    def training_loss(self, x: torch.Tensor, dead: torch.Tensor) -> TrainingLoss:
-        """Loss on one batch; ``dead [width]`` marks latents that have not fired lately."""
+    def training_loss(self, x: torch.Tensor, dead: torch.Tensor, progress: float) -> TrainingLoss:
+        """Loss on one batch.
+
+        ``dead [width]`` marks latents that have not fired lately (for AuxK-style
+        revival); ``progress`` in [0, 1) is the fraction of training done, for
+        schedules such as sparsity-penalty warmup or annealing.
+        """
         raise NotImplementedError
 
     def hyperparameters(self) -> dict:
-        """Architecture-specific constructor arguments besides d_in and width."""
+        """Architecture-specific constructor arguments besides d_in and width,
+        exactly as ``__init__`` takes them (they are saved in ``cfg.json``)."""
         return {}
 
     # -- shared ------------------------------------------------------------------

@@ -40,7 +40,7 @@ class TopKSAE(SparseAutoencoder):
         # Gather-and-sum of k decoder rows: O(batch * k * d_in) instead of a dense matmul.
         return F.embedding_bag(indices, self.W_dec, per_sample_weights=values, mode="sum")
 
-    def training_loss(self, x: torch.Tensor, dead: torch.Tensor) -> TrainingLoss:
+    def training_loss(self, x: torch.Tensor, dead: torch.Tensor, progress: float = 0.0) -> TrainingLoss:
         pre = self.pre_activations(x)
         values, indices = pre.topk(self.k, dim=-1, sorted=False)
         recon = self._sparse_decode(values, indices) + self.b_dec
