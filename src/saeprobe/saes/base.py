@@ -53,6 +53,10 @@ class SparseAutoencoder(nn.Module):
     architecture: ClassVar[str]
     unit_norm_decoder: ClassVar[bool] = True
     """Whether the trainer keeps decoder rows at unit norm after every step."""
+    input_centered: ClassVar[bool] = True
+    """Whether ``encode`` subtracts ``b_dec`` from the input first (conventions
+    differ between libraries; checkpoint converters fold the difference into
+    ``b_enc``)."""
 
     def __init__(self, d_in: int, width: int):
         super().__init__()

@@ -1,0 +1,200 @@
+"""Pretrained SAE checkpoints in other libraries' formats.
+
+Read: SAELens (``cfg.json`` + ``sae_weights.safetensors``), dictionary_learning
+(``ae.pt`` + ``config.json``) and Gemma Scope (``params.npz``, JumpReLU), plus
+our own folders. Write: SAELens, so our SAEs open with
+``sae_lens.SAE.load_from_disk``.
+
+Every reader produces a ``Checkpoint``: weights in our layout (``W_enc`` and
+``W_dec`` both ``[width, d_in]``) plus the source's input convention; the
+difference between conventions (whether ``encode`` subtracts ``b_dec``
+first) is folded exactly into the encoder biases.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from saeprobe.atomic import atomic_path, write_json
+from saeprobe.saes.base import ARCHITECTURES, SparseAutoencoder, load_sae
+
+
+class CheckpointFormatError(ValueError):
+    """A checkpoint folder we cannot read; the message names the folder and the reason."""
+
+
+@dataclass
+class Checkpoint:
+    architecture: str
+    """Our registry key."""
+    W_enc: torch.Tensor
+    b_enc: torch.Tensor
+    W_dec: torch.Tensor
+    b_dec: torch.Tensor
+    input_centered: bool
+    """Whether the source's encoder subtracts ``b_dec`` from its input."""
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Architecture-specific tensors under our names (``threshold``, ``r_mag``, ``b_mag``)."""
+    hyperparameters: dict = field(default_factory=dict)
+
+    def to_sae(self) -> SparseAutoencoder:
+        if self.architecture not in ARCHITECTURES:
+            raise CheckpointFormatError(f"no SAE class for architecture {self.architecture!r}")
+        cls = ARCHITECTURES[self.architecture]
+        width, d_in = self.W_enc.shape
+        sae = cls(d_in=d_in, width=width, **self.hyperparameters)
+        tensors = {"W_enc": self.W_enc, "b_enc": self.b_enc, "W_dec": self.W_dec, "b_dec": self.b_dec, **self.extra}
+        if self.input_centered != cls.input_centered:
+            # (x - b_dec) W^T + b  ==  x W^T + (b - W b_dec)
+            shift = self.W_enc @ self.b_dec
+            sign = 1.0 if cls.input_centered else -1.0
+            tensors["b_enc"] = self.b_enc + sign * shift
+            if "b_mag" in tensors:  # gated magnitude path: exp(r_mag) * (x W^T) + b_mag
+                tensors["b_mag"] = tensors["b_mag"] + sign * torch.exp(tensors["r_mag"]) * shift
+        state = sae.state_dict()
+        missing = sorted(set(state) - set(tensors))
+        if missing:
+            raise CheckpointFormatError(f"checkpoint lacks {missing} for a {self.architecture} SAE")
+        sae.load_state_dict({name: tensors[name].to(state[name].dtype).reshape(state[name].shape) for name in state})
+        return sae
+
+
+def load_pretrained(folder: str | Path) -> SparseAutoencoder:
+    """Load an SAE from a folder in any supported format (detected from its files)."""
+    folder = Path(folder)
+    if (folder / "sae_weights.safetensors").is_file():
+        return read_saelens(folder).to_sae()
+    if (folder / "ae.pt").is_file():
+        return read_dictionary_learning(folder).to_sae()
+    if (folder / "params.npz").is_file():
+        return read_gemma_scope(folder).to_sae()
+    if (folder / "sae.safetensors").is_file() and (folder / "cfg.json").is_file():
+        return load_sae(folder)
+    raise CheckpointFormatError(
+        f"{folder}: no SAE checkpoint found (expected sae_weights.safetensors + cfg.json (SAELens), "
+        f"ae.pt + config.json (dictionary_learning), params.npz (Gemma Scope) or sae.safetensors + cfg.json)"
+    )
+
+
+# ---------------------------------------------------------------------------
+# SAELens
+# ---------------------------------------------------------------------------
+
+# SAELens architecture name -> ours. BatchTopK-family SAEs are saved by
+# SAELens for inference as JumpReLU with a per-latent threshold.
+_FROM_SAELENS = {"standard": "relu", "topk": "topk", "jumprelu": "jumprelu", "gated": "gated"}
+_TO_SAELENS = {
+    "relu": "standard", "relu_april": "standard", "panneal": "standard", "topk": "topk",
+    "jumprelu": "jumprelu", "batchtopk": "jumprelu", "matryoshka_batchtopk": "jumprelu", "gated": "gated",
+}
+
+
+def read_saelens(folder: Path) -> Checkpoint:
+    cfg = json.loads((folder / "cfg.json").read_text())
+    tensors = load_file(str(folder / "sae_weights.safetensors"))
+    # Older SAELens configs have no "architecture" and name the activation instead.
+    arch = cfg.get("architecture") or ("topk" if cfg.get("activation_fn_str") == "topk" else "standard")
+    if arch not in _FROM_SAELENS:
+        raise CheckpointFormatError(f"{folder}: SAELens architecture {arch!r} is not supported")
+    normalize = cfg.get("normalize_activations", "none") or "none"
+    if normalize != "none":
+        raise CheckpointFormatError(
+            f"{folder}: SAELens normalize_activations={normalize!r} rescales inputs; only 'none' is supported"
+        )
+    if cfg.get("rescale_acts_by_decoder_norm"):
+        raise CheckpointFormatError(f"{folder}: rescale_acts_by_decoder_norm=True is not supported")
+    ours = _FROM_SAELENS[arch]
+    hyper, extra = {}, {}
+    if ours == "topk":
+        hyper["k"] = int(cfg.get("k") or cfg.get("activation_fn_kwargs", {})["k"])
+    if ours == "jumprelu":
+        extra["threshold"] = tensors["threshold"]
+    if ours == "gated":
+        extra.update(r_mag=tensors["r_mag"], b_mag=tensors["b_mag"])
+    return Checkpoint(
+        ours, W_enc=tensors["W_enc"].T, b_enc=tensors["b_gate"] if ours == "gated" else tensors["b_enc"],
+        W_dec=tensors["W_dec"], b_dec=tensors["b_dec"], input_centered=bool(cfg.get("apply_b_dec_to_input", True)),
+        extra=extra, hyperparameters=hyper,
+    )
+
+
+def save_saelens(sae: SparseAutoencoder, folder: str | Path, metadata: dict | None = None) -> None:
+    """Write ``sae`` as a SAELens inference checkpoint (cfg.json + sae_weights.safetensors)."""
+    folder = Path(folder)
+    arch = _TO_SAELENS.get(sae.architecture)
+    if arch is None:
+        raise CheckpointFormatError(f"no SAELens equivalent for a {sae.architecture} SAE")
+    state = {k: v.detach().cpu().float() for k, v in sae.state_dict().items()}
+    tensors = {"W_enc": state["W_enc"].T.contiguous(), "W_dec": state["W_dec"].contiguous(), "b_dec": state["b_dec"]}
+    cfg = {
+        "architecture": arch, "d_in": sae.d_in, "d_sae": sae.width, "dtype": "float32", "device": "cpu",
+        "apply_b_dec_to_input": sae.input_centered, "normalize_activations": "none",
+        "metadata": {"saeprobe_architecture": sae.architecture, **(metadata or {})},
+    }
+    if arch == "gated":
+        tensors.update(b_gate=state["b_enc"], r_mag=state["r_mag"], b_mag=state["b_mag"])
+    else:
+        tensors["b_enc"] = state["b_enc"]
+    if arch == "topk":
+        cfg["k"] = sae.k
+    if arch == "jumprelu":
+        tensors["threshold"] = state["threshold"].expand(sae.width).contiguous()
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / "sae_weights.safetensors") as tmp:
+        save_file(tensors, str(tmp))
+    write_json(folder / "cfg.json", cfg)
+
+
+# ---------------------------------------------------------------------------
+# dictionary_learning
+# ---------------------------------------------------------------------------
+
+
+def read_dictionary_learning(folder: Path) -> Checkpoint:
+    """``ae.pt`` (a state_dict) + ``config.json`` (``trainer.dict_class``), as saved
+    by dictionary_learning's trainers (see its ``utils.load_dictionary``)."""
+    trainer = json.loads((folder / "config.json").read_text())["trainer"]
+    cls_name = trainer["dict_class"]
+    sd = {k: v.float() for k, v in torch.load(folder / "ae.pt", map_location="cpu", weights_only=True).items()}
+    if cls_name == "AutoEncoder":  # ReLU; ``bias`` is b_dec, subtracted before encoding
+        return Checkpoint("relu", sd["encoder.weight"], sd["encoder.bias"], sd["decoder.weight"].T, sd["bias"], True)
+    if cls_name == "AutoEncoderNew":  # April update; no centring
+        return Checkpoint("relu_april", sd["encoder.weight"], sd["encoder.bias"], sd["decoder.weight"].T,
+                          sd["decoder.bias"], False)
+    if cls_name in ("AutoEncoderTopK", "BatchTopKSAE"):
+        ours = "topk" if cls_name == "AutoEncoderTopK" else "batchtopk"
+        extra = {"threshold": sd["threshold"]} if ours == "batchtopk" else {}
+        return Checkpoint(ours, sd["encoder.weight"], sd["encoder.bias"], sd["decoder.weight"].T, sd["b_dec"], True,
+                          extra=extra, hyperparameters={"k": int(trainer.get("k", sd["k"].item()))})
+    if cls_name == "MatryoshkaBatchTopKSAE":
+        sizes = sd["group_sizes"].tolist()
+        return Checkpoint("matryoshka_batchtopk", sd["W_enc"].T, sd["b_enc"], sd["W_dec"], sd["b_dec"], True,
+                          extra={"threshold": sd["threshold"]},
+                          hyperparameters={"k": int(trainer.get("k", sd["k"].item())),
+                                           "group_fractions": [s / sum(sizes) for s in sizes]})
+    if cls_name == "JumpReluAutoEncoder":  # apply_b_dec_to_input is False there
+        return Checkpoint("jumprelu", sd["W_enc"].T, sd["b_enc"], sd["W_dec"], sd["b_dec"], False,
+                          extra={"threshold": sd["threshold"]})
+    if cls_name == "GatedAutoEncoder":
+        return Checkpoint("gated", sd["encoder.weight"], sd["gate_bias"], sd["decoder.weight"].T, sd["decoder_bias"],
+                          True, extra={"r_mag": sd["r_mag"], "b_mag": sd["mag_bias"]})
+    raise CheckpointFormatError(f"{folder}: dictionary_learning class {cls_name!r} is not supported")
+
+
+# ---------------------------------------------------------------------------
+# Gemma Scope
+# ---------------------------------------------------------------------------
+
+
+def read_gemma_scope(folder: Path) -> Checkpoint:
+    """``params.npz`` of google/gemma-scope-*: a JumpReLU SAE whose encoder
+    does not subtract ``b_dec`` (Lieberum et al. 2024)."""
+    params = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in np.load(folder / "params.npz").items()}
+    return Checkpoint("jumprelu", params["W_enc"].T, params["b_enc"], params["W_dec"], params["b_dec"], False,
+                      extra={"threshold": params["threshold"]})
