@@ -21,11 +21,26 @@ SAE = {"name": "topk-w64-k4", "layer": 2, "architecture": "topk", "width": 64, "
        "steps": 40, "batch_size": 128, "lr": 0.003, "dead_tokens": 2000, "checkpoint_every": 10}
 
 
+PRETRAINED = {"name": "pretrained-topk", "layer": 1, "pretrained": {"path": "pretrained/topk"}}
+
+
+def write_pretrained_sae(folder: Path) -> None:
+    """A random TopK SAE saved in SAELens format, standing in for a downloaded one."""
+    import torch
+
+    from saeprobe.saes import TopKSAE
+    from saeprobe.saes.formats import save_saelens
+
+    sae = TopKSAE(d_in=32, width=48, k=4)
+    sae.init_weights(torch.Generator().manual_seed(5))
+    save_saelens(sae, folder)
+
+
 def tiny_config(model_dir: Path) -> dict:
     return {
         "datasets": {"reference": ["87_glue_cola"], "user_csv_dir": "data", "max_rows": 150},
         "models": {
-            "tiny-a": {"source": str(model_dir), "layers": [1, 2], "batch_size": 16, "saes": [SAE]},
+            "tiny-a": {"source": str(model_dir), "layers": [1, 2], "batch_size": 16, "saes": [SAE, PRETRAINED]},
             "tiny-b": {"source": str(model_dir), "layers": [1], "batch_size": 16},
         },
         "probes": {"ks": [1, 2, 4, 8]},
@@ -39,6 +54,7 @@ def tiny_workdir(tmp_path_factory) -> Path:
     (workdir / "data").mkdir()
     write_word_dataset(workdir / "data" / "words_a.csv", 160, range(1, 4), range(100, 103), seed=1)
     write_word_dataset(workdir / "data" / "words_b.csv", 160, range(200, 203), range(300, 303), seed=2)
+    write_pretrained_sae(workdir / "pretrained" / "topk")
     write_config(workdir, tiny_config(model_dir))
     return workdir
 
@@ -59,10 +75,12 @@ def full_run(tiny_workdir, single_figure_run):
 
 
 def test_single_figure_runs_only_the_jobs_it_needs(tiny_workdir, single_figure_run):
-    # tiny-a only: 3 datasets, 2 probed layers, 1 SAE; no OOD sets, no catalog, no tiny-b.
+    # tiny-a only: 3 datasets, 2 probed layers, a trained and a pretrained SAE;
+    # no OOD sets, no catalog, no tiny-b.
     assert single_figure_run == {
         "datasets_prepare": 3, "model_prepare": 1, "activations_extract": 3, "probe_baseline": 6,
-        "sae_train": 1, "sae_encode": 3, "probe_sae": 3, "aggregate_normal": 1, "figure_auc_vs_k": 1,
+        "sae_train": 1, "sae_import": 1, "sae_encode": 6, "probe_sae": 6, "aggregate_normal": 1,
+        "figure_auc_vs_k": 1,
     }
     assert (tiny_workdir / "results/tiny-a/figures/auc_vs_k.png").stat().st_size > 10_000
     assert not (tiny_workdir / "results/tiny-b").exists()
@@ -80,7 +98,8 @@ def test_all_results_tables(full_run):
     base = table[table["method"] == "logreg_l2"]
     assert len(base) == 3 * 2 and set(base["layer"]) == {1, 2}
     sae = table[table["method"] == "sae_topk_l1"]
-    assert sorted(sae["k"].unique()) == [1, 2, 4, 8] and len(sae) == 3 * 4
+    assert sorted(sae["k"].unique()) == [1, 2, 4, 8] and len(sae) == 3 * 4 * 2
+    assert set(sae["sae"]) == {"topk-w64-k4", "pretrained-topk"}
     assert (table["n_train"] == 50).all() and (table["n_test"] == 100).all()  # 150 rows: min(n - 100, 1024)
     # The word datasets are separable from the activations of a random model.
     easy = base[base["dataset"].isin(["words_a", "words_b"])]
@@ -91,9 +110,9 @@ def test_all_results_tables(full_run):
 
 
 def test_all_results_side_products(full_run):
-    metrics = pd.read_csv(full_run / "results/tiny-a/tables/sae_metrics.csv")
-    assert metrics.loc[0, "sae"] == "topk-w64-k4" and metrics.loc[0, "l0"] <= 4
-    assert 0 < metrics.loc[0, "fve"] <= 1
+    metrics = pd.read_csv(full_run / "results/tiny-a/tables/sae_metrics.csv").set_index("sae")
+    assert metrics.loc["topk-w64-k4", "l0"] <= 4 and 0 < metrics.loc["topk-w64-k4", "fve"] <= 1
+    assert metrics.loc["pretrained-topk", "width"] == 48 and metrics.loc["pretrained-topk", "l0"] <= 4
     catalog = pd.read_parquet(full_run / "resources/datasets/reference_catalog.parquet")
     assert len(catalog) == 113
     ood = pd.read_parquet(full_run / "resources/datasets/ood/87_glue_cola.parquet")

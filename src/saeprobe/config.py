@@ -73,7 +73,7 @@ def check_config(config: dict) -> None:
         if dupes:
             raise ConfigError(f"models.{model}.saes: SAE names must be unique, {dupes} repeat")
         for entry in model_cfg.get("saes", []):
-            if entry.get("k", 0) > entry["width"]:
+            if "pretrained" not in entry and entry.get("k", 0) > entry["width"]:
                 raise ConfigError(
                     f"models.{model}.saes[{entry['name']}]: k ({entry['k']}) exceeds width ({entry['width']})"
                 )

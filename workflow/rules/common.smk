@@ -17,6 +17,8 @@ DATASETS = resolve_sources(
 )
 MODELS = config["models"]
 SAES = {model: sae_entries(cfg) for model, cfg in MODELS.items()}
+TRAINED_SAES = {s for entries in SAES.values() for s, e in entries.items() if "pretrained" not in e}
+PRETRAINED_SAES = {s for entries in SAES.values() for s, e in entries.items() if "pretrained" in e}
 CORPUS = config["corpus"]
 USES_REFERENCE = bool(config["datasets"]["reference"])
 
@@ -43,6 +45,12 @@ def model_params(wildcards):
         "max_seq_len": cfg["max_seq_len"],
         "batch_size": cfg["batch_size"],
     }
+
+
+def pretrained_source(wildcards):
+    """Inputs of an SAE import: the local checkpoint folder, if it is one."""
+    source = SAES[wildcards.model][wildcards.sae]["pretrained"]
+    return [source["path"]] if "path" in source else []
 
 
 def corpus_from_probe_prompts():

@@ -1,4 +1,6 @@
 rule sae_train:
+    wildcard_constraints:
+        sae=_alternatives(TRAINED_SAES),
     input:
         corpus=corpus_inputs,
     output:
@@ -19,3 +21,26 @@ rule sae_train:
         "../../envs/torch.yaml"
     script:
         "../scripts/train_sae.py"
+
+
+rule sae_import:
+    wildcard_constraints:
+        sae=_alternatives(PRETRAINED_SAES),
+    input:
+        corpus=corpus_inputs,
+        source=pretrained_source,
+    output:
+        weights="results/{model}/saes/{sae}/sae.safetensors",
+        cfg="results/{model}/saes/{sae}/cfg.json",
+        metrics="results/{model}/saes/{sae}/metrics.json",
+    params:
+        spec=lambda wc: SAES[wc.model][wc.sae],
+    threads: 2
+    log:
+        "logs/{model}/saes/{sae}.log",
+    benchmark:
+        "logs/{model}/saes/{sae}.bench.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/import_sae.py"

@@ -198,3 +198,28 @@ def read_gemma_scope(folder: Path) -> Checkpoint:
     params = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in np.load(folder / "params.npz").items()}
     return Checkpoint("jumprelu", params["W_enc"].T, params["b_enc"], params["W_dec"], params["b_dec"], False,
                       extra={"threshold": params["threshold"]})
+
+
+def fetch_pretrained(path: str | None = None, hub_repo: str | None = None, hub_path: str = "") -> Path:
+    """The local folder of a pretrained SAE: ``path`` as given, or the folder
+    ``hub_path`` of the Hugging Face repo ``hub_repo``, downloaded once into
+    the hub cache (e.g. ``google/gemma-scope-2b-pt-res`` with
+    ``layer_12/width_16k/average_l0_82``)."""
+    if path is not None:
+        folder = Path(path).expanduser()
+        if not folder.is_dir():
+            raise CheckpointFormatError(f"pretrained SAE folder {folder} does not exist")
+        return folder
+    if not hub_repo:
+        raise CheckpointFormatError("a pretrained SAE needs 'path' or 'hub_repo'")
+    from huggingface_hub import snapshot_download
+
+    pattern = f"{hub_path.strip('/')}/*" if hub_path else "*"
+    try:
+        snapshot = snapshot_download(hub_repo, allow_patterns=[pattern])
+    except Exception as err:  # network, auth and missing-repo errors all end here
+        raise CheckpointFormatError(
+            f"could not download {hub_repo}:{hub_path} from the Hugging Face hub ({err}); check the repo and "
+            f"folder names, log in with `hf auth login` for gated repos, or give a local 'path'"
+        ) from None
+    return Path(snapshot) / hub_path
