@@ -113,6 +113,10 @@ def test_all_results_side_products(full_run):
     metrics = pd.read_csv(full_run / "results/tiny-a/tables/sae_metrics.csv").set_index("sae")
     assert metrics.loc["topk-w64-k4", "l0"] <= 4 and 0 < metrics.loc["topk-w64-k4", "fve"] <= 1
     assert metrics.loc["pretrained-topk", "width"] == 48 and metrics.loc["pretrained-topk", "l0"] <= 4
+    for column in ("mse", "cosine", "dead_fraction", "dense_fraction", "ce_clean", "ce_spliced", "ce_ablated"):
+        assert metrics[column].notna().all(), column
+    assert (metrics["ce_tokens"] > 0).all() and metrics["ce_loss_recovered"].notna().all()
+    assert (full_run / "results/tiny-a/figures/fve_vs_l0.png").stat().st_size > 10_000
     catalog = pd.read_parquet(full_run / "resources/datasets/reference_catalog.parquet")
     assert len(catalog) == 113
     ood = pd.read_parquet(full_run / "resources/datasets/ood/87_glue_cola.parquet")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -19,36 +20,63 @@ def combine_results(paths: list[str | Path]) -> pd.DataFrame:
                              na_position="first").reset_index(drop=True)
 
 
-def plot_auc_vs_k(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
-    """Mean test AUC over datasets against k, one line per SAE, baselines as
-    horizontal lines (one per layer)."""
+@contextmanager
+def _figure(path: str | Path, size=(7, 4.5)):
+    """A themed seaborn figure that is saved atomically to ``path`` on exit."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, ax = plt.subplots(figsize=size)
+    try:
+        yield ax
+        fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=150, format=Path(path).suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
+
+
+def plot_auc_vs_k(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
+    """Mean test AUC over datasets against k, one line per SAE, baselines as
+    horizontal lines (one per layer)."""
+    import seaborn as sns
+
     sae = table[table["method"] == "sae_topk_l1"].copy()
     base = table[table["method"] == "logreg_l2"]
     n_datasets = table["dataset"].nunique()
-    sns.set_theme(style="whitegrid", context="notebook")
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    if not sae.empty:
-        sae["k"] = sae["k"].astype(int)
-        sns.lineplot(data=sae, x="k", y="test_auc", hue="sae", marker="o", errorbar=("ci", 95), ax=ax)
-    palette = sns.color_palette("dark", n_colors=max(1, base["layer"].nunique()))
-    for color, (layer, group) in zip(palette, base.groupby("layer")):
-        ax.axhline(group["test_auc"].mean(), color=color, linestyle="--",
-                   label=f"logistic regression, layer {layer}")
-    ax.set_xscale("log", base=2)
-    if not sae.empty:
-        ks = sorted(sae["k"].unique())
-        ax.set_xticks(ks, [str(k) for k in ks])
-    ax.set_xlabel("k (SAE latents in the probe)")
-    ax.set_ylabel(f"mean test AUC ({n_datasets} datasets)")
-    ax.set_title(title or "SAE probes against the activation baseline (normal setting)")
-    ax.legend(fontsize="small", loc="lower right")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=150, format=Path(path).suffix.lstrip(".") or "png")
-    plt.close(fig)
+    with _figure(path) as ax:
+        if not sae.empty:
+            sae["k"] = sae["k"].astype(int)
+            sns.lineplot(data=sae, x="k", y="test_auc", hue="sae", marker="o", errorbar=("ci", 95), ax=ax)
+        palette = sns.color_palette("dark", n_colors=max(1, base["layer"].nunique()))
+        for color, (layer, group) in zip(palette, base.groupby("layer")):
+            ax.axhline(group["test_auc"].mean(), color=color, linestyle="--",
+                       label=f"logistic regression, layer {layer}")
+        ax.set_xscale("log", base=2)
+        if not sae.empty:
+            ks = sorted(sae["k"].unique())
+            ax.set_xticks(ks, [str(k) for k in ks])
+        ax.set_xlabel("k (SAE latents in the probe)")
+        ax.set_ylabel(f"mean test AUC ({n_datasets} datasets)")
+        ax.set_title(title or "SAE probes against the activation baseline (normal setting)")
+        ax.legend(fontsize="small", loc="lower right")
+
+
+def plot_fve_vs_l0(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
+    """Fraction of variance explained against L0, one point per SAE, annotated
+    with the fraction of CE loss recovered."""
+    import seaborn as sns
+
+    with _figure(path) as ax:
+        sns.scatterplot(data=table, x="l0", y="fve", hue="architecture", style="architecture", s=90, ax=ax)
+        for row in table.itertuples():
+            ax.annotate(f"{row.sae}\nCE rec. {row.ce_loss_recovered:.2f}", (row.l0, row.fve), fontsize=7,
+                        xytext=(5, -10), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("mean L0 (active latents per token)")
+        ax.set_ylabel("fraction of variance explained")
+        ax.set_title(title or "SAE quality on held-out activations")

@@ -195,31 +195,43 @@ def train_sae(
     return sae
 
 
+DENSE_FREQUENCY = 0.1
+"""Latents firing on more than this fraction of held-out rows count as dense."""
+
+
 @torch.no_grad()
 def evaluate_sae(sae: SparseAutoencoder, x: np.ndarray, batch_size: int = 4096) -> dict[str, float]:
-    """Held-out quality: L0, MSE, fraction of variance explained, dead fraction.
+    """Held-out reconstruction quality of an SAE on activation rows ``x``.
 
-    FVE = 1 - SSE / sum of squares of the centred input.
+    ``fve`` = 1 - SSE / sum of squares of the centred input; ``cosine`` is the
+    mean cosine similarity of each row with its reconstruction; ``dead`` and
+    ``dense`` fractions count latents that never fire / fire on more than
+    ``DENSE_FREQUENCY`` of the rows.
     """
+    sae.eval()
     device = next(sae.parameters()).device
     x_t = torch.from_numpy(np.asarray(x, np.float32))
-    mean = x_t.mean(dim=0)
-    sse = total = l0 = 0.0
-    fired = torch.zeros(sae.width, dtype=torch.bool, device=device)
+    mean = x_t.mean(dim=0).to(device)
+    sse = total = l0 = cosine = 0.0
+    fire_counts = torch.zeros(sae.width, device=device)
     for start in range(0, len(x_t), batch_size):
         chunk = x_t[start:start + batch_size].to(device)
         latents = sae.encode(chunk)
         recon = sae.decode(latents)
         sse += (chunk - recon).pow(2).sum().item()
-        total += (chunk - mean.to(device)).pow(2).sum().item()
+        total += (chunk - mean).pow(2).sum().item()
+        cosine += torch.nn.functional.cosine_similarity(chunk, recon, dim=1).sum().item()
         active = latents != 0
         l0 += active.sum().item()
-        fired |= active.any(dim=0)
+        fire_counts += active.sum(dim=0)
     n = len(x_t)
+    frequency = fire_counts / n
     return {
         "n_eval_rows": n,
         "l0": l0 / n,
         "mse": sse / (n * sae.d_in),
         "fve": 1.0 - sse / total,
-        "dead_fraction": 1.0 - fired.float().mean().item(),
+        "cosine": cosine / n,
+        "dead_fraction": (frequency == 0).float().mean().item(),
+        "dense_fraction": (frequency > DENSE_FREQUENCY).float().mean().item(),
     }

@@ -17,7 +17,7 @@ rule aggregate_normal:
 
 rule aggregate_sae_metrics:
     input:
-        lambda wc: [f"results/{wc.model}/saes/{sae}/metrics.json" for sae in SAES[wc.model]],
+        lambda wc: [f"results/{wc.model}/saes/{sae}/quality.json" for sae in SAES[wc.model]],
     output:
         "results/{model}/tables/sae_metrics.csv",
     localrule: True
@@ -50,3 +50,24 @@ rule figure_auc_vs_k:
         "../../envs/figures.yaml"
     script:
         "../scripts/plot_auc_vs_k.py"
+
+
+rule figure_fve_vs_l0:
+    input:
+        "results/{model}/tables/sae_metrics.csv",
+    output:
+        report(
+            "results/{model}/figures/fve_vs_l0.png",
+            caption="../report/fve_vs_l0.rst",
+            category="SAE quality",
+            labels={"model": "{model}", "figure": "FVE against L0"},
+        ),
+    localrule: True
+    log:
+        "logs/{model}/figures/fve_vs_l0.log",
+    benchmark:
+        "logs/{model}/figures/fve_vs_l0.bench.tsv"
+    conda:
+        "../../envs/figures.yaml"
+    script:
+        "../scripts/plot_fve_vs_l0.py"

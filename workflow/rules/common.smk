@@ -88,5 +88,5 @@ def all_results_targets():
             f"results/{model}/figures/auc_vs_k.png",
         ]
         if SAES[model]:
-            targets.append(f"results/{model}/tables/sae_metrics.csv")
+            targets += [f"results/{model}/tables/sae_metrics.csv", f"results/{model}/figures/fve_vs_l0.png"]
     return targets

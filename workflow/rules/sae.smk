@@ -44,3 +44,26 @@ rule sae_import:
         "../../envs/torch.yaml"
     script:
         "../scripts/import_sae.py"
+
+
+rule sae_evaluate:
+    input:
+        sae="results/{model}/saes/{sae}/sae.safetensors",
+        model="resources/models/{model}",
+        corpus=corpus_inputs,
+        datasets=expand("resources/datasets/{dataset}.parquet", dataset=DATASETS),
+    output:
+        "results/{model}/saes/{sae}/quality.json",
+    params:
+        layer=lambda wc: SAES[wc.model][wc.sae]["layer"],
+        model=model_params,
+        evaluation=config["sae_evaluation"],
+    threads: 2
+    log:
+        "logs/{model}/saes/{sae}.evaluate.log",
+    benchmark:
+        "logs/{model}/saes/{sae}.evaluate.bench.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/evaluate_sae.py"

@@ -1,0 +1,114 @@
+"""Downstream fidelity: splice an SAE's reconstruction into the model with nnsight.
+
+The fraction of cross-entropy loss recovered (as in SAEBench's core eval and
+SAELens' evals) compares the next-token loss of three forward passes over the
+same tokens:
+
+    clean     the model as is
+    spliced   block L's output replaced by the SAE reconstruction
+    ablated   block L's output replaced by zeros
+
+    recovered = (CE_ablated - CE_spliced) / (CE_ablated - CE_clean)
+
+The first real token of every prompt keeps its own activation in the spliced
+and ablated passes: it is an attention sink with a ~100x norm that SAE
+corpora leave out (README), as SAELens and SAEBench leave BOS out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from saeprobe.activations import first_token_positions, format_prompts, position_ids, tokenize
+from saeprobe.models import decoder_blocks_path
+from saeprobe.saes.base import SparseAutoencoder
+
+
+class CrossEntropySplicer:
+    """Next-token loss of a causal LM with block ``layer``'s output replaced."""
+
+    def __init__(self, model, tokenizer, layer: int, max_seq_len: int = 128, batch_size: int = 16,
+                 chat_template: bool = False):
+        from nnsight.modeling.transformers import TransformersModel
+
+        self.tokenizer = tokenizer
+        self.layer = layer
+        self.max_seq_len = max_seq_len
+        self.batch_size = batch_size
+        self.chat_template = chat_template
+        self._blocks_path = decoder_blocks_path(model)
+        self._device = next(model.parameters()).device
+        self.model = TransformersModel(model, tokenizer=tokenizer, task="text-generation")
+
+    def _block(self):
+        envoy = self.model
+        for part in self._blocks_path.split("."):
+            envoy = getattr(envoy, part)
+        return envoy[self.layer]
+
+    def _logits(self, inputs: dict, replace=None) -> torch.Tensor:
+        """Logits of one batch; ``replace(hidden, keep_mask)`` gives the new block output."""
+        keep = inputs.pop("_keep")
+        with self.model.trace(inputs):
+            if replace is not None:
+                block = self._block()
+                out = block.output
+                hidden = out[0] if isinstance(out, tuple) else out
+                new_hidden = replace(hidden, keep)
+                if isinstance(out, tuple):
+                    block.output = (new_hidden, *out[1:])
+                else:
+                    block.output = new_hidden
+            logits = self.model.output.logits.save()
+        inputs["_keep"] = keep
+        return logits
+
+    @torch.inference_mode()
+    def cross_entropies(self, texts: list[str], sae: SparseAutoencoder) -> dict[str, float]:
+        """Mean next-token CE (nats per predicted token) of the clean, spliced and ablated passes."""
+        prompts = format_prompts(self.tokenizer, texts, self.chat_template)
+        sums = {"clean": 0.0, "spliced": 0.0, "ablated": 0.0}
+        count = 0
+
+        def spliced(hidden, keep):
+            recon = sae(hidden.reshape(-1, hidden.shape[-1]).float()).reshape(hidden.shape).to(hidden.dtype)
+            return torch.where(keep[..., None], hidden, recon)
+
+        def ablated(hidden, keep):
+            return torch.where(keep[..., None], hidden, torch.zeros_like(hidden))
+
+        for start in range(0, len(prompts), self.batch_size):
+            inputs = tokenize(self.tokenizer, prompts[start:start + self.batch_size], self.max_seq_len)
+            mask = inputs["attention_mask"]
+            keep = ~mask.bool()  # padding keeps its own values
+            keep[torch.arange(len(mask)), first_token_positions(mask)] = True
+            inputs["position_ids"] = position_ids(mask)
+            inputs = {k: v.to(self._device) for k, v in inputs.items()}
+            inputs["_keep"] = keep.to(self._device)
+            # next-token targets: real tokens that follow a real token
+            targets = inputs["input_ids"][:, 1:]
+            valid = (mask[:, 1:] & mask[:, :-1]).bool().to(self._device)
+            for name, replace in (("clean", None), ("spliced", spliced), ("ablated", ablated)):
+                logits = self._logits(inputs, replace)[:, :-1].float()
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
+                sums[name] += loss[valid.reshape(-1)].sum().item()
+            count += int(valid.sum())
+        if count == 0:
+            raise ValueError("no next-token targets: every prompt is a single token")
+        return {name: total / count for name, total in sums.items()} | {"n_tokens": count}
+
+
+def loss_recovered(ce: dict[str, float]) -> float:
+    """Fraction of the CE gap between zero-ablation and the clean model closed by the SAE."""
+    gap = ce["ablated"] - ce["clean"]
+    return float((ce["ablated"] - ce["spliced"]) / gap) if gap != 0 else float("nan")
+
+
+def pick_eval_texts(texts: list[str], n: int, seed: int = 0) -> list[str]:
+    """A seeded sample of ``n`` texts (all of them if fewer)."""
+    if len(texts) <= n:
+        return list(texts)
+    rng = np.random.default_rng(seed)
+    return [texts[i] for i in sorted(rng.choice(len(texts), size=n, replace=False))]
