@@ -154,6 +154,7 @@ def test_malformed_dataset_fails_alone(tmp_path, tiny_model_dir):
     (lambda c: c["models"]["tiny-a"].pop("layers"), "layers"),
     (lambda c: c["models"]["tiny-a"]["saes"][0].update(architecture="relu9"), "relu9"),
     (lambda c: c["models"]["tiny-a"]["saes"][0].update(k=100), "k (100) exceeds width (64)"),
+    (lambda c: c["models"]["tiny-a"]["saes"][0].update(l1_coefficient=0.1), "l1_coefficient"),
 ])
 def test_config_errors_name_the_key_before_any_job(tmp_path, tiny_model_dir, mutate, named):
     config = copy.deepcopy(tiny_config(tiny_model_dir))

@@ -81,6 +81,11 @@ class TrainConfig:
     """A latent counts as dead after this many training rows without firing."""
     seed: int = 0
     checkpoint_every: int = 50
+    normalize_inputs: bool = True
+    """Train on inputs scaled to unit mean squared norm, then fold the factor
+    into the biases (Gemma Scope, Lieberum et al. 2024, section 3.1, and
+    dictionary_learning), so sparsity coefficients transfer across models and
+    layers; the saved SAE reads raw activations."""
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
@@ -152,9 +157,10 @@ def train_sae(
             log(f"resuming from checkpoint {checkpoint_path} at step {start} of {cfg.steps}")
         else:
             log(f"ignoring checkpoint {checkpoint_path}: it was written for other settings")
+    scale = input_norm_factor(data, cfg) if cfg.normalize_inputs else 1.0
     if start == 0:
         generator = torch.Generator().manual_seed(cfg.seed)
-        first = torch.from_numpy(data.train_batch(0, cfg.batch_size, cfg.seed))
+        first = torch.from_numpy(data.train_batch(0, cfg.batch_size, cfg.seed)) / scale
         sae.init_weights(generator, data_mean=first.mean(dim=0))
         sae.to(device)
         log(f"training {sae.architecture} SAE (width {sae.width}) from scratch for {cfg.steps} steps")
@@ -171,7 +177,7 @@ def train_sae(
         for step in range(start, cfg.steps):
             for group in optimizer.param_groups:
                 group["lr"] = cfg.learning_rate(sae.width, step)
-            x = torch.from_numpy(data.train_batch(step, cfg.batch_size, cfg.seed)).to(device)
+            x = torch.from_numpy(data.train_batch(step, cfg.batch_size, cfg.seed) / scale).to(device)
             out = sae.training_loss(x, dead=rows_since_fired >= cfg.dead_tokens, progress=step / cfg.steps)
             out.loss.backward()
             if sae.unit_norm_decoder:
@@ -192,7 +198,15 @@ def train_sae(
                 raise SystemExit(143)
             if done % cfg.checkpoint_every == 0 and done < cfg.steps:
                 save_checkpoint(done)
+    sae.scale_biases(scale)
     return sae
+
+
+def input_norm_factor(data: ActivationShards, cfg: TrainConfig, n_batches: int = 10) -> float:
+    """sqrt(mean squared norm) over the first training batches (deterministic,
+    so a resumed run computes the same factor)."""
+    rows = np.concatenate([data.train_batch(s, cfg.batch_size, cfg.seed) for s in range(min(n_batches, cfg.steps))])
+    return float(np.sqrt(np.mean(np.sum(rows.astype(np.float64) ** 2, axis=1))))
 
 
 DENSE_FREQUENCY = 0.1

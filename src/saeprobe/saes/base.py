@@ -31,6 +31,14 @@ def register(cls: type["SparseAutoencoder"]) -> type["SparseAutoencoder"]:
     return cls
 
 
+def sparsity_warmup_scale(progress: float, sparsity_warmup: float) -> float:
+    """Linear ramp 0 -> 1 over the first ``sparsity_warmup`` fraction of training
+    (dictionary_learning trainers/trainer.py:get_sparsity_warmup_fn, in fractions)."""
+    if sparsity_warmup <= 0:
+        return 1.0
+    return min(progress / sparsity_warmup, 1.0)
+
+
 class TrainingLoss(NamedTuple):
     """What one training step of an SAE returns."""
 
@@ -53,6 +61,9 @@ class SparseAutoencoder(nn.Module):
     architecture: ClassVar[str]
     unit_norm_decoder: ClassVar[bool] = True
     """Whether the trainer keeps decoder rows at unit norm after every step."""
+    scaled_with_input: ClassVar[tuple[str, ...]] = ()
+    """Tensors besides ``b_enc``/``b_dec`` in input or pre-activation units
+    (thresholds, magnitude biases), rescaled by ``scale_biases``."""
     input_centered: ClassVar[bool] = True
     """Whether ``encode`` subtracts ``b_dec`` from the input first (conventions
     differ between libraries; checkpoint converters fold the difference into
@@ -103,6 +114,17 @@ class SparseAutoencoder(nn.Module):
             self.W_enc.copy_(w)
             self.b_enc.zero_()
             self.b_dec.copy_(data_mean if data_mean is not None else torch.zeros(self.d_in))
+
+    @torch.no_grad()
+    def scale_biases(self, factor: float) -> None:
+        """Make an SAE trained on ``x / factor`` act on raw ``x``.
+
+        Biases and thresholds are multiplied by ``factor`` (dictionary_learning's
+        ``scale_biases``), so reconstructions are exact on the raw scale,
+        decoder rows keep their norms and latents come out ``factor`` x larger.
+        """
+        for name in ("b_enc", "b_dec", *self.scaled_with_input):
+            getattr(self, name).mul_(factor)
 
     @torch.no_grad()
     def normalize_decoder(self) -> None:

@@ -1,0 +1,220 @@
+"""Pretrained checkpoints in each library's documented layout, read into our
+classes and checked against that library's own encode formula."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+import saeprobe.saes  # noqa: F401  (registers every architecture)
+from saeprobe.saes import ARCHITECTURES
+from saeprobe.saes.formats import CheckpointFormatError, load_pretrained, save_saelens
+
+D_IN, WIDTH, K = 6, 10, 3
+
+
+def rand(*shape, scale=0.5):
+    return torch.randn(*shape) * scale
+
+
+def topk_mask(acts, k):
+    values, indices = acts.topk(k, dim=-1)
+    return torch.zeros_like(acts).scatter_(-1, indices, values)
+
+
+@pytest.fixture
+def x():
+    return torch.randn(7, D_IN)
+
+
+def write_saelens(folder, cfg, tensors):
+    folder.mkdir()
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / "sae_weights.safetensors"))
+    (folder / "cfg.json").write_text(json.dumps({"d_in": D_IN, "d_sae": WIDTH, **cfg}))
+
+
+def write_dictionary_learning(folder, dict_class, state, **trainer):
+    folder.mkdir()
+    torch.save(state, folder / "ae.pt")
+    (folder / "config.json").write_text(json.dumps({"trainer": {"dict_class": dict_class, **trainer}}))
+
+
+def check(sae, x, expected_latents, W_dec, b_dec):
+    latents = sae.encode(x)
+    torch.testing.assert_close(latents, expected_latents, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(sae.decode(latents), expected_latents @ W_dec + b_dec, atol=1e-5, rtol=1e-5)
+
+
+# -- SAELens: W_enc [d_in, d_sae], W_dec [d_sae, d_in]; x is centred when apply_b_dec_to_input
+@pytest.mark.parametrize("centred", [True, False])
+def test_saelens_standard(tmp_path, x, centred):
+    W_enc, b_enc, W_dec, b_dec = rand(D_IN, WIDTH), rand(WIDTH), rand(WIDTH, D_IN), rand(D_IN)
+    write_saelens(tmp_path / "sae", {"architecture": "standard", "apply_b_dec_to_input": centred},
+                  {"W_enc": W_enc, "b_enc": b_enc, "W_dec": W_dec, "b_dec": b_dec})
+    sae = load_pretrained(tmp_path / "sae")
+    assert sae.architecture == "relu"
+    check(sae, x, F.relu((x - b_dec * centred) @ W_enc + b_enc), W_dec, b_dec)
+
+
+@pytest.mark.parametrize("centred", [True, False])
+def test_saelens_topk(tmp_path, x, centred):
+    W_enc, b_enc, W_dec, b_dec = rand(D_IN, WIDTH), rand(WIDTH), rand(WIDTH, D_IN), rand(D_IN)
+    write_saelens(tmp_path / "sae", {"architecture": "topk", "k": K, "apply_b_dec_to_input": centred},
+                  {"W_enc": W_enc, "b_enc": b_enc, "W_dec": W_dec, "b_dec": b_dec})
+    sae = load_pretrained(tmp_path / "sae")
+    assert sae.architecture == "topk" and sae.k == K
+    check(sae, x, topk_mask(F.relu((x - b_dec * centred) @ W_enc + b_enc), K), W_dec, b_dec)
+
+
+def test_saelens_old_config_without_architecture(tmp_path, x):
+    W_enc, b_enc, W_dec, b_dec = rand(D_IN, WIDTH), rand(WIDTH), rand(WIDTH, D_IN), rand(D_IN)
+    write_saelens(tmp_path / "sae", {"activation_fn_str": "topk", "activation_fn_kwargs": {"k": 2}},
+                  {"W_enc": W_enc, "b_enc": b_enc, "W_dec": W_dec, "b_dec": b_dec})
+    sae = load_pretrained(tmp_path / "sae")
+    check(sae, x, topk_mask(F.relu((x - b_dec) @ W_enc + b_enc), 2), W_dec, b_dec)
+
+
+def test_saelens_jumprelu(tmp_path, x):
+    W_enc, b_enc, W_dec, b_dec = rand(D_IN, WIDTH), rand(WIDTH), rand(WIDTH, D_IN), rand(D_IN)
+    threshold = rand(WIDTH).abs()
+    write_saelens(tmp_path / "sae", {"architecture": "jumprelu", "apply_b_dec_to_input": False},
+                  {"W_enc": W_enc, "b_enc": b_enc, "W_dec": W_dec, "b_dec": b_dec, "threshold": threshold})
+    pre = x @ W_enc + b_enc
+    check(load_pretrained(tmp_path / "sae"), x, F.relu(pre) * (pre > threshold), W_dec, b_dec)
+
+
+def test_saelens_gated(tmp_path, x):
+    W_enc, W_dec, b_dec = rand(D_IN, WIDTH), rand(WIDTH, D_IN), rand(D_IN)
+    b_gate, r_mag, b_mag = rand(WIDTH), rand(WIDTH), rand(WIDTH)
+    write_saelens(tmp_path / "sae", {"architecture": "gated"},
+                  {"W_enc": W_enc, "b_gate": b_gate, "r_mag": r_mag, "b_mag": b_mag, "W_dec": W_dec, "b_dec": b_dec})
+    pi = (x - b_dec) @ W_enc
+    expected = (pi + b_gate > 0) * F.relu(pi * torch.exp(r_mag) + b_mag)
+    check(load_pretrained(tmp_path / "sae"), x, expected, W_dec, b_dec)
+
+
+def test_saelens_normalised_inputs_are_refused(tmp_path):
+    write_saelens(tmp_path / "sae", {"architecture": "standard", "normalize_activations": "expected_average_only_in"},
+                  {"W_enc": rand(D_IN, WIDTH), "b_enc": rand(WIDTH), "W_dec": rand(WIDTH, D_IN), "b_dec": rand(D_IN)})
+    with pytest.raises(CheckpointFormatError, match="normalize_activations"):
+        load_pretrained(tmp_path / "sae")
+
+
+# -- dictionary_learning: nn.Linear weights are [out, in]
+def test_dictionary_learning_relu(tmp_path, x):
+    enc_w, enc_b, dec_w, bias = rand(WIDTH, D_IN), rand(WIDTH), rand(D_IN, WIDTH), rand(D_IN)
+    write_dictionary_learning(tmp_path / "ae", "AutoEncoder",
+                              {"encoder.weight": enc_w, "encoder.bias": enc_b, "decoder.weight": dec_w, "bias": bias})
+    check(load_pretrained(tmp_path / "ae"), x, F.relu((x - bias) @ enc_w.T + enc_b), dec_w.T, bias)
+
+
+def test_dictionary_learning_april_update(tmp_path, x):
+    enc_w, enc_b, dec_w, dec_b = rand(WIDTH, D_IN), rand(WIDTH), rand(D_IN, WIDTH), rand(D_IN)
+    write_dictionary_learning(tmp_path / "ae", "AutoEncoderNew", {
+        "encoder.weight": enc_w, "encoder.bias": enc_b, "decoder.weight": dec_w, "decoder.bias": dec_b})
+    sae = load_pretrained(tmp_path / "ae")
+    assert sae.architecture == "relu_april"
+    check(sae, x, F.relu(x @ enc_w.T + enc_b), dec_w.T, dec_b)
+
+
+def test_dictionary_learning_topk(tmp_path, x):
+    enc_w, enc_b, dec_w, b_dec = rand(WIDTH, D_IN), rand(WIDTH), rand(D_IN, WIDTH), rand(D_IN)
+    write_dictionary_learning(tmp_path / "ae", "AutoEncoderTopK", {
+        "encoder.weight": enc_w, "encoder.bias": enc_b, "decoder.weight": dec_w, "b_dec": b_dec,
+        "k": torch.tensor(K), "threshold": torch.tensor(-1.0)}, k=K)
+    check(load_pretrained(tmp_path / "ae"), x, topk_mask(F.relu((x - b_dec) @ enc_w.T + enc_b), K), dec_w.T, b_dec)
+
+
+def test_dictionary_learning_batchtopk_uses_its_threshold(tmp_path, x):
+    enc_w, enc_b, dec_w, b_dec = rand(WIDTH, D_IN), rand(WIDTH), rand(D_IN, WIDTH), rand(D_IN)
+    write_dictionary_learning(tmp_path / "ae", "BatchTopKSAE", {
+        "encoder.weight": enc_w, "encoder.bias": enc_b, "decoder.weight": dec_w, "b_dec": b_dec,
+        "k": torch.tensor(K), "threshold": torch.tensor(0.2)}, k=K)
+    acts = F.relu((x - b_dec) @ enc_w.T + enc_b)
+    sae = load_pretrained(tmp_path / "ae")
+    assert sae.architecture == "batchtopk"
+    check(sae.eval(), x, acts * (acts > 0.2), dec_w.T, b_dec)
+
+
+def test_dictionary_learning_matryoshka(tmp_path, x):
+    W_enc, b_enc, W_dec, b_dec = rand(D_IN, WIDTH), rand(WIDTH), rand(WIDTH, D_IN), rand(D_IN)
+    write_dictionary_learning(tmp_path / "ae", "MatryoshkaBatchTopKSAE", {
+        "W_enc": W_enc, "b_enc": b_enc, "W_dec": W_dec, "b_dec": b_dec, "k": torch.tensor(K),
+        "threshold": torch.tensor(0.1), "group_sizes": torch.tensor([2, 3, 5])}, k=K)
+    sae = load_pretrained(tmp_path / "ae")
+    assert sae.architecture == "matryoshka_batchtopk"
+    acts = F.relu((x - b_dec) @ W_enc + b_enc)
+    check(sae.eval(), x, acts * (acts > 0.1), W_dec, b_dec)
+
+
+def test_dictionary_learning_jumprelu(tmp_path, x):
+    W_enc, b_enc, W_dec, b_dec = rand(D_IN, WIDTH), rand(WIDTH), rand(WIDTH, D_IN), rand(D_IN)
+    threshold = rand(WIDTH).abs()
+    write_dictionary_learning(tmp_path / "ae", "JumpReluAutoEncoder", {
+        "W_enc": W_enc, "b_enc": b_enc, "W_dec": W_dec, "b_dec": b_dec, "threshold": threshold})
+    pre = x @ W_enc + b_enc
+    check(load_pretrained(tmp_path / "ae"), x, F.relu(pre * (pre > threshold)), W_dec, b_dec)
+
+
+def test_dictionary_learning_gated(tmp_path, x):
+    enc_w, dec_w, dec_b = rand(WIDTH, D_IN), rand(D_IN, WIDTH), rand(D_IN)
+    gate_b, r_mag, mag_b = rand(WIDTH), rand(WIDTH), rand(WIDTH)
+    write_dictionary_learning(tmp_path / "ae", "GatedAutoEncoder", {
+        "encoder.weight": enc_w, "decoder.weight": dec_w, "decoder_bias": dec_b,
+        "gate_bias": gate_b, "r_mag": r_mag, "mag_bias": mag_b})
+    x_enc = (x - dec_b) @ enc_w.T
+    expected = (x_enc + gate_b > 0) * F.relu(torch.exp(r_mag) * x_enc + mag_b)
+    check(load_pretrained(tmp_path / "ae"), x, expected, dec_w.T, dec_b)
+
+
+# -- Gemma Scope: params.npz of a JumpReLU SAE, no input centring
+def test_gemma_scope(tmp_path, x):
+    W_enc, b_enc, W_dec, b_dec = rand(D_IN, WIDTH), rand(WIDTH), rand(WIDTH, D_IN), rand(D_IN)
+    threshold = rand(WIDTH).abs()
+    (tmp_path / "gs").mkdir()
+    np.savez(tmp_path / "gs" / "params.npz", W_enc=W_enc.numpy(), b_enc=b_enc.numpy(), W_dec=W_dec.numpy(),
+             b_dec=b_dec.numpy(), threshold=threshold.numpy())
+    pre = x @ W_enc + b_enc
+    check(load_pretrained(tmp_path / "gs"), x, F.relu(pre) * (pre > threshold), W_dec, b_dec)
+
+
+def test_unknown_folder_is_explained(tmp_path):
+    with pytest.raises(CheckpointFormatError, match="no SAE checkpoint found"):
+        load_pretrained(tmp_path)
+
+
+# -- writing SAELens, for every architecture, read back by our reader
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_saelens_round_trip(tmp_path, x, architecture):
+    cls = ARCHITECTURES[architecture]
+    kwargs = {"k": K} if "k" in cls.__init__.__code__.co_varnames else {}
+    sae = cls(d_in=D_IN, width=WIDTH, **kwargs)
+    sae.init_weights(torch.Generator().manual_seed(0), data_mean=rand(D_IN))
+    with torch.no_grad():
+        sae.b_enc.add_(0.3)
+        for name in ("threshold", "r_mag", "b_mag"):  # architecture-specific tensors, if any
+            if hasattr(sae, name):
+                tensor = getattr(sae, name)
+                tensor.copy_(torch.rand(tensor.shape) * 0.1)
+    sae.eval()
+    save_saelens(sae, tmp_path / "out")
+    cfg = json.loads((tmp_path / "out" / "cfg.json").read_text())
+    assert cfg["d_sae"] == WIDTH and cfg["metadata"]["saeprobe_architecture"] == architecture
+    loaded = load_pretrained(tmp_path / "out").eval()
+    torch.testing.assert_close(loaded.encode(x), sae.encode(x), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(loaded(x), sae(x), atol=1e-5, rtol=1e-5)
+
+
+def test_unreachable_hub_is_explained(monkeypatch):
+    from saeprobe.saes.formats import fetch_pretrained
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(CheckpointFormatError, match="could not download no-such-org/no-such-sae"):
+        fetch_pretrained(hub_repo="no-such-org/no-such-sae", hub_path="layer_1")
+    with pytest.raises(CheckpointFormatError, match="does not exist"):
+        fetch_pretrained(path="/no/such/folder")
