@@ -96,3 +96,10 @@ def test_checkpoint_of_other_settings_is_ignored(tmp_path):
     messages = []
     train_sae(TopKSAE(16, 32, k=8), data, cfg, tmp_path / "c.pt", log=messages.append, device="cpu")
     assert any("written for other settings" in m for m in messages)
+
+
+def test_shards_are_memory_mapped_not_loaded(tmp_path):
+    data = ActivationShards(make_shards(tmp_path))
+    assert all(isinstance(array, np.memmap) for array in data.arrays)
+    batch = data.train_batch(0, 8, seed=0)
+    assert isinstance(batch, np.ndarray) and not isinstance(batch, np.memmap) and batch.shape == (8, 16)

@@ -172,8 +172,8 @@ def test_paper_scale_dag_builds(tmp_path):
     assert counts["datasets_prepare"] == 113
     assert counts["activations_extract"] == 113
     assert counts["probe_baseline"] == 113 * 4
-    assert counts["sae_train"] == 3
-    assert counts["probe_sae"] == 113 * 3
+    assert counts["sae_train"] == 4 and counts["sae_evaluate"] == 4
+    assert counts["probe_sae"] == 113 * 4
     assert counts["model_prepare"] == 1  # the default config is not merged in
 
 
