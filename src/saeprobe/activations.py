@@ -73,6 +73,28 @@ def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)
 
 
+class TracedModel:
+    """A loaded causal LM wrapped for nnsight tracing, with its decoder blocks at hand.
+
+    nnsight switches the tokenizer to left padding in place; callers handle
+    either side.
+    """
+
+    def __init__(self, model, tokenizer):
+        from nnsight.modeling.transformers import TransformersModel
+
+        self.nn_model = TransformersModel(model, tokenizer=tokenizer, task="text-generation")
+        self.device = next(model.parameters()).device
+        self._blocks_path = decoder_blocks_path(model)
+
+    def blocks(self):
+        """The envoy of the decoder-block list (valid inside a trace)."""
+        envoy = self.nn_model
+        for part in self._blocks_path.split("."):
+            envoy = getattr(envoy, part)
+        return envoy
+
+
 @dataclass
 class ExtractionResult:
     """Activations by layer, as float32 arrays."""
@@ -90,8 +112,6 @@ class ResidualExtractor:
 
     def __init__(self, model, tokenizer, layers: list[int], max_seq_len: int = 1024,
                  batch_size: int = 32, chat_template: bool = False):
-        from nnsight.modeling.transformers import TransformersModel
-
         n_layers = num_layers(model)
         bad = [layer for layer in layers if not 0 <= layer < n_layers]
         if bad:
@@ -101,21 +121,12 @@ class ResidualExtractor:
         self.max_seq_len = max_seq_len
         self.batch_size = batch_size
         self.chat_template = chat_template
-        self._blocks_path = decoder_blocks_path(model)
-        self._device = next(model.parameters()).device
-        # nnsight switches the tokenizer to left padding in place; we handle either.
-        self.model = TransformersModel(model, tokenizer=tokenizer, task="text-generation")
-
-    def _blocks(self):
-        envoy = self.model
-        for part in self._blocks_path.split("."):
-            envoy = getattr(envoy, part)
-        return envoy
+        self.traced = TracedModel(model, tokenizer)
 
     def _trace(self, inputs: dict[str, torch.Tensor]) -> dict[int, torch.Tensor]:
-        blocks = self._blocks()
+        blocks = self.traced.blocks()
         saved = {}
-        with self.model.trace(inputs) as tracer:
+        with self.traced.nn_model.trace(inputs) as tracer:
             for layer in self.layers:  # in execution order
                 saved[layer] = blocks[layer].output.save()
             tracer.stop()  # the blocks after the deepest needed never run
@@ -140,7 +151,7 @@ class ResidualExtractor:
             inputs = tokenize(self.tokenizer, [prompts[i] for i in batch], self.max_seq_len)
             mask = inputs["attention_mask"]
             inputs["position_ids"] = position_ids(mask)
-            inputs = {k: v.to(self._device) for k, v in inputs.items()}
+            inputs = {k: v.to(self.traced.device) for k, v in inputs.items()}
             hidden = self._trace(inputs)
             rows = torch.arange(len(batch))
             last_pos = last_token_positions(mask)

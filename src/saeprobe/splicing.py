@@ -21,8 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from saeprobe.activations import first_token_positions, format_prompts, position_ids, tokenize
-from saeprobe.models import decoder_blocks_path
+from saeprobe.activations import TracedModel, first_token_positions, format_prompts, position_ids, tokenize
 from saeprobe.saes.base import SparseAutoencoder
 
 
@@ -31,29 +30,19 @@ class CrossEntropySplicer:
 
     def __init__(self, model, tokenizer, layer: int, max_seq_len: int = 128, batch_size: int = 16,
                  chat_template: bool = False):
-        from nnsight.modeling.transformers import TransformersModel
-
         self.tokenizer = tokenizer
         self.layer = layer
         self.max_seq_len = max_seq_len
         self.batch_size = batch_size
         self.chat_template = chat_template
-        self._blocks_path = decoder_blocks_path(model)
-        self._device = next(model.parameters()).device
-        self.model = TransformersModel(model, tokenizer=tokenizer, task="text-generation")
-
-    def _block(self):
-        envoy = self.model
-        for part in self._blocks_path.split("."):
-            envoy = getattr(envoy, part)
-        return envoy[self.layer]
+        self.traced = TracedModel(model, tokenizer)
 
     def _logits(self, inputs: dict, replace=None) -> torch.Tensor:
         """Logits of one batch; ``replace(hidden, keep_mask)`` gives the new block output."""
         keep = inputs.pop("_keep")
-        with self.model.trace(inputs):
+        with self.traced.nn_model.trace(inputs):
             if replace is not None:
-                block = self._block()
+                block = self.traced.blocks()[self.layer]
                 out = block.output
                 hidden = out[0] if isinstance(out, tuple) else out
                 new_hidden = replace(hidden, keep)
@@ -61,7 +50,7 @@ class CrossEntropySplicer:
                     block.output = (new_hidden, *out[1:])
                 else:
                     block.output = new_hidden
-            logits = self.model.output.logits.save()
+            logits = self.traced.nn_model.output.logits.save()
         inputs["_keep"] = keep
         return logits
 
@@ -85,11 +74,12 @@ class CrossEntropySplicer:
             keep = ~mask.bool()  # padding keeps its own values
             keep[torch.arange(len(mask)), first_token_positions(mask)] = True
             inputs["position_ids"] = position_ids(mask)
-            inputs = {k: v.to(self._device) for k, v in inputs.items()}
-            inputs["_keep"] = keep.to(self._device)
+            device = self.traced.device
+            inputs = {k: v.to(device) for k, v in inputs.items()}
+            inputs["_keep"] = keep.to(device)
             # next-token targets: real tokens that follow a real token
             targets = inputs["input_ids"][:, 1:]
-            valid = (mask[:, 1:] & mask[:, :-1]).bool().to(self._device)
+            valid = (mask[:, 1:] & mask[:, :-1]).bool().to(device)
             for name, replace in (("clean", None), ("spliced", spliced), ("ablated", ablated)):
                 logits = self._logits(inputs, replace)[:, :-1].float()
                 loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
