@@ -129,7 +129,7 @@ class ReLUSAE(SparseAutoencoder):
 
 
 @register
-class ReLUAprilSAE(SparseAutoencoder):
+class ReLUAprilSAE(ReLUSAE):
     """ReLU SAE of Anthropic's April 2024 update (``relu_april``).
 
     The decoder is free (``unit_norm_decoder = False``) and latent i's L1 term
@@ -160,15 +160,7 @@ class ReLUAprilSAE(SparseAutoencoder):
         # recipe: l1_warm_up_steps = total_training_steps // 20).
         sparsity_warmup: float = 0.05,
     ):
-        super().__init__(d_in, width)
-        if l1_coefficient < 0:
-            raise ValueError(f"l1_coefficient must be non-negative, got {l1_coefficient}")
-        check_fraction("sparsity_warmup", sparsity_warmup)
-        self.l1_coefficient = l1_coefficient
-        self.sparsity_warmup = sparsity_warmup
-
-    def hyperparameters(self) -> dict:
-        return {"l1_coefficient": self.l1_coefficient, "sparsity_warmup": self.sparsity_warmup}
+        super().__init__(d_in, width, l1_coefficient=l1_coefficient, sparsity_warmup=sparsity_warmup)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(x @ self.W_enc.T + self.b_enc)
@@ -184,11 +176,3 @@ class ReLUAprilSAE(SparseAutoencoder):
     def sparsity_penalty(self, latents: torch.Tensor) -> torch.Tensor:
         """Decoder-norm-weighted L1, summed over latents and averaged over the batch."""
         return (latents * self.W_dec.norm(dim=1)).sum(dim=-1).mean()
-
-    def training_loss(self, x: torch.Tensor, dead: torch.Tensor, progress: float = 0.0) -> TrainingLoss:
-        latents = self.encode(x)
-        recon = self.decode(latents)
-        mse = (x - recon).pow(2).sum(dim=-1).mean()
-        scale = self.l1_coefficient * sparsity_warmup_scale(progress, self.sparsity_warmup)
-        loss = mse + scale * self.sparsity_penalty(latents)
-        return TrainingLoss(loss=loss, fvu=fvu(x, recon), fired=(latents > 0).any(dim=0))
