@@ -19,3 +19,30 @@ def make_shards(folder: Path, sizes=(230, 170), d_in: int = 16, seed: int = 0) -
         np.save(path, (codes @ basis + 0.01 * rng.normal(size=(n, d_in))).astype(np.float32))
         paths.append(path)
     return paths
+
+
+class Killed(Exception):
+    """Stands in for SIGKILL in the middle of a training run."""
+
+
+def train_uninterrupted_and_resumed(make, data, cfg, folder: Path):
+    """Train ``make()`` straight through, and again killed at step 25 (its
+    last checkpoint is step 20 when ``cfg.checkpoint_every == 20``) then rerun.
+
+    Returns (uninterrupted SAE, resumed SAE, log messages of the resumed run).
+    """
+    import pytest
+
+    from saeprobe.training import train_sae
+
+    reference = train_sae(make(), data, cfg, Path(folder) / "a.pt", log=lambda m: None, device="cpu")
+
+    def kill_at_step_25(message):
+        if message.startswith("step 25"):
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_sae(make(), data, cfg, Path(folder) / "b.pt", log=kill_at_step_25, device="cpu")
+    messages = []
+    resumed = train_sae(make(), data, cfg, Path(folder) / "b.pt", log=messages.append, device="cpu")
+    return reference, resumed, messages

@@ -4,7 +4,7 @@ import torch
 
 from saeprobe.saes import ARCHITECTURES, TopKSAE, load_sae, register
 from saeprobe.training import ActivationShards, TrainConfig, evaluate_sae, train_sae
-from sae_helpers import make_shards
+from sae_helpers import make_shards, train_uninterrupted_and_resumed
 
 
 def test_registry_refuses_duplicate_keys():
@@ -67,23 +67,11 @@ def test_training_reduces_error_and_keeps_unit_decoder_norms(tmp_path):
     torch.testing.assert_close(sae.W_dec.norm(dim=1), torch.ones(32))
 
 
-class _Killed(Exception):
-    pass
-
-
 def test_killed_and_resumed_run_matches_uninterrupted(tmp_path):
     data = ActivationShards(make_shards(tmp_path))
     cfg = TrainConfig(steps=60, batch_size=32, lr=2e-3, checkpoint_every=20, dead_tokens=500, seed=3)
 
-    reference = train_sae(TopKSAE(16, 32, k=4), data, cfg, tmp_path / "a.pt", log=lambda m: None, device="cpu")
-
-    def kill_at_step_25(message):
-        if message.startswith("step 25"):
-            raise _Killed  # the last checkpoint is step 20
-    with pytest.raises(_Killed):
-        train_sae(TopKSAE(16, 32, k=4), data, cfg, tmp_path / "b.pt", log=kill_at_step_25, device="cpu")
-    messages = []
-    resumed = train_sae(TopKSAE(16, 32, k=4), data, cfg, tmp_path / "b.pt", log=messages.append, device="cpu")
+    reference, resumed, messages = train_uninterrupted_and_resumed(lambda: TopKSAE(16, 32, k=4), data, cfg, tmp_path)
     assert any("at step 20" in m for m in messages)
     for name, tensor in reference.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[name], tensor, atol=1e-6, rtol=1e-5)

@@ -9,7 +9,7 @@ from saeprobe.saes.base import ARCHITECTURES, load_sae
 from saeprobe.saes.batchtopk import BatchTopKSAE
 from saeprobe.saes.matryoshka import MatryoshkaBatchTopKSAE, group_sizes
 from saeprobe.training import ActivationShards, TrainConfig, evaluate_sae, train_sae
-from sae_helpers import make_shards
+from sae_helpers import make_shards, train_uninterrupted_and_resumed
 
 CLASSES = [BatchTopKSAE, MatryoshkaBatchTopKSAE]
 # Matryoshka needs groups that are not empty at the small widths used here.
@@ -181,9 +181,6 @@ def test_training_reaches_good_fve_at_mean_l0_near_k(cls, tmp_path):
     torch.testing.assert_close(sae.W_dec.norm(dim=1), torch.ones(32))
 
 
-class _Killed(Exception):
-    pass
-
 
 @pytest.mark.parametrize("cls", CLASSES)
 def test_killed_and_resumed_run_matches_uninterrupted(cls, tmp_path):
@@ -193,15 +190,7 @@ def test_killed_and_resumed_run_matches_uninterrupted(cls, tmp_path):
     def make():  # θ starts being estimated at step 7, before the step-20 checkpoint
         return cls(16, 32, k=4, threshold_beta=0.9, threshold_start=0.1, **SMALL[cls])
 
-    reference = train_sae(make(), data, cfg, tmp_path / "a.pt", log=lambda m: None, device="cpu")
-
-    def kill_at_step_25(message):
-        if message.startswith("step 25"):
-            raise _Killed  # the last checkpoint is step 20
-    with pytest.raises(_Killed):
-        train_sae(make(), data, cfg, tmp_path / "b.pt", log=kill_at_step_25, device="cpu")
-    messages = []
-    resumed = train_sae(make(), data, cfg, tmp_path / "b.pt", log=messages.append, device="cpu")
+    reference, resumed, messages = train_uninterrupted_and_resumed(make, data, cfg, tmp_path)
     assert any("at step 20" in m for m in messages)
     assert reference.threshold.item() > 0
     for name, tensor in reference.state_dict().items():

@@ -14,7 +14,7 @@ from saeprobe.saes.base import load_sae
 from saeprobe.saes.gated import GatedSAE
 from saeprobe.saes.jumprelu import JumpReLUSAE, jumprelu, step
 from saeprobe.training import ActivationShards, TrainConfig, evaluate_sae, train_sae
-from sae_helpers import make_shards
+from sae_helpers import make_shards, train_uninterrupted_and_resumed
 
 CLASSES = [GatedSAE, JumpReLUSAE]
 
@@ -226,9 +226,6 @@ def test_save_load_round_trip(tmp_path, sae):
     torch.testing.assert_close(loaded(x), sae(x))
 
 
-class _Killed(Exception):
-    pass
-
 
 @pytest.mark.parametrize("make", [
     lambda: GatedSAE(16, 32, sparsity_warmup=0.5),
@@ -239,15 +236,7 @@ def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, make):
     # The kill (step 25) and the resume point (step 20) fall inside the sparsity warmup (first 30 steps).
     data = unit_scale_shards(tmp_path)
     cfg = TrainConfig(steps=60, batch_size=32, lr=2e-3, checkpoint_every=20, dead_tokens=500, seed=3)
-    reference = train_sae(make(), data, cfg, tmp_path / "a.pt", log=lambda m: None, device="cpu")
-
-    def kill_at_step_25(message):
-        if message.startswith("step 25"):
-            raise _Killed  # the last checkpoint is step 20
-    with pytest.raises(_Killed):
-        train_sae(make(), data, cfg, tmp_path / "b.pt", log=kill_at_step_25, device="cpu")
-    messages = []
-    resumed = train_sae(make(), data, cfg, tmp_path / "b.pt", log=messages.append, device="cpu")
+    reference, resumed, messages = train_uninterrupted_and_resumed(make, data, cfg, tmp_path)
     assert any("at step 20" in m for m in messages)
     for name, tensor in reference.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[name], tensor, atol=1e-6, rtol=1e-5)

@@ -10,7 +10,7 @@ from saeprobe.saes.base import ARCHITECTURES, load_sae
 from saeprobe.saes.panneal import PAnnealSAE
 from saeprobe.saes.relu import ReLUAprilSAE, ReLUSAE
 from saeprobe.training import ActivationShards, TrainConfig, evaluate_sae, train_sae
-from sae_helpers import make_shards
+from sae_helpers import make_shards, train_uninterrupted_and_resumed
 
 CLASSES = [ReLUSAE, ReLUAprilSAE, PAnnealSAE]
 
@@ -204,9 +204,6 @@ def test_save_load_round_trip(tmp_path, cls):
     torch.testing.assert_close(loaded(x), sae(x))
 
 
-class _Killed(Exception):
-    pass
-
 
 @by_key(CLASSES)
 def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, cls):
@@ -217,15 +214,7 @@ def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, cls):
         # P-anneal: the p stages (every ~6 steps from step 3) straddle the checkpoint at step 20
         return cls(16, 32, l1_coefficient=TRAIN_L1[cls.architecture], sparsity_warmup=0.5)
 
-    reference = train_sae(new(), data, cfg, tmp_path / "a.pt", log=lambda m: None, device="cpu")
-
-    def kill_at_step_25(message):
-        if message.startswith("step 25"):
-            raise _Killed  # the last checkpoint is step 20
-    with pytest.raises(_Killed):
-        train_sae(new(), data, cfg, tmp_path / "b.pt", log=kill_at_step_25, device="cpu")
-    messages = []
-    resumed = train_sae(new(), data, cfg, tmp_path / "b.pt", log=messages.append, device="cpu")
+    reference, resumed, messages = train_uninterrupted_and_resumed(new, data, cfg, tmp_path)
     assert any("at step 20" in m for m in messages)
     for name, tensor in reference.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[name], tensor, atol=1e-6, rtol=1e-5)
