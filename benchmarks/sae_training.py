@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import itertools
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, nargs="+", default=[32, 64], help="k for the TopK family")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--optimizers", nargs="+", default=["signum", "adam"], choices=["signum", "adam"])
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
@@ -52,20 +54,21 @@ def main() -> None:
     held_out = data.eval_rows()
     print(f"{len(paths)} shards: {data.n_train} training rows, {len(held_out)} held out, d_in {data.d_in}; "
           f"width {args.width}, {args.steps} steps of {args.batch_size}, {args.threads} threads\n")
-    print(f"{'architecture':<22} {'setting':<8} {'act/s':>7} {'FVE':>6} {'L0':>7} {'dead':>6}")
+    print(f"{'architecture':<22} {'setting':<8} {'optimizer':<9} {'act/s':>7} {'FVE':>6} {'L0':>7} {'dead':>6}")
     for arch in args.archs:
         cls = ARCHITECTURES[arch]
         settings = [{"k": k} for k in args.k] if "k" in cls.__init__.__code__.co_varnames else [{}]
-        for hyper in settings:
+        for hyper, optimizer in itertools.product(settings, args.optimizers):
             sae = cls(d_in=data.d_in, width=args.width, **hyper)
-            cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, checkpoint_every=10**9)
+            cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, optimizer=optimizer,
+                              checkpoint_every=10**9)
             start = time.perf_counter()
             with tempfile.TemporaryDirectory() as scratch:
                 train_sae(sae, data, cfg, Path(scratch) / "checkpoint.pt", log=lambda m: None, device="cpu")
             seconds = time.perf_counter() - start
             m = evaluate_sae(sae, held_out)
             label = f"k={hyper['k']}" if hyper else "default"
-            print(f"{arch:<22} {label:<8} {args.steps * args.batch_size / seconds:>7.0f} {m['fve']:>6.3f} "
+            print(f"{arch:<22} {label:<8} {optimizer:<9} {args.steps * args.batch_size / seconds:>7.0f} {m['fve']:>6.3f} "
                   f"{m['l0']:>7.1f} {m['dead_fraction']:>6.3f}")
     print("\nreference (TopK, width 4608, 150 x 4096; on 211k varied-prompt vectors, not this corpus):")
     for library, k, rate, fve, dead in REFERENCE:

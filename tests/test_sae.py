@@ -56,20 +56,25 @@ def test_shards_hold_out_every_strideth_row(tmp_path):
     assert seen.isdisjoint(held_out) and len(seen) == data.n_train
 
 
-def test_training_reduces_error_and_keeps_unit_decoder_norms(tmp_path):
+@pytest.mark.parametrize("optimizer, lr, norm_tolerance", [("adam", 3e-3, 1e-5), ("signum", 1e-2, 0.05)])
+def test_training_reduces_error_and_keeps_unit_decoder_norms(tmp_path, optimizer, lr, norm_tolerance):
     data = ActivationShards(make_shards(tmp_path))
     sae = TopKSAE(d_in=16, width=32, k=4)
-    cfg = TrainConfig(steps=150, batch_size=64, lr=3e-3, dead_tokens=2000)
+    cfg = TrainConfig(steps=150, batch_size=64, lr=lr, dead_tokens=2000, optimizer=optimizer)
     train_sae(sae, data, cfg, tmp_path / "ckpt.pt", log=lambda m: None, device="cpu")
     metrics = evaluate_sae(sae, data.eval_rows())
     assert metrics["fve"] > 0.7
     assert metrics["l0"] <= 4
-    torch.testing.assert_close(sae.W_dec.norm(dim=1), torch.ones(32))
+    # Adam's iterate is renormalised every step; schedule-free returns the
+    # average of renormalised iterates, whose rows are close to unit norm.
+    torch.testing.assert_close(sae.W_dec.norm(dim=1), torch.ones(32), atol=norm_tolerance, rtol=0)
 
 
-def test_killed_and_resumed_run_matches_uninterrupted(tmp_path):
+@pytest.mark.parametrize("optimizer", ["signum", "adam"])
+def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, optimizer):
     data = ActivationShards(make_shards(tmp_path))
-    cfg = TrainConfig(steps=60, batch_size=32, lr=2e-3, checkpoint_every=20, dead_tokens=500, seed=3)
+    cfg = TrainConfig(steps=60, batch_size=32, lr=2e-3, checkpoint_every=20, dead_tokens=500, seed=3,
+                      optimizer=optimizer)
 
     reference, resumed, messages = train_uninterrupted_and_resumed(lambda: TopKSAE(16, 32, k=4), data, cfg, tmp_path)
     assert any("at step 20" in m for m in messages)

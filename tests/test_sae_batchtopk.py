@@ -171,7 +171,7 @@ def test_training_reaches_good_fve_at_mean_l0_near_k(cls, tmp_path):
     data = ActivationShards(make_shards(tmp_path))
     # A 150-step run: θ's EMA must forget faster than the reference's 0.999 per step.
     sae = cls(d_in=16, width=32, k=4, threshold_beta=0.9, threshold_start=0.5, **SMALL[cls])
-    cfg = TrainConfig(steps=150, batch_size=64, lr=3e-3, dead_tokens=2000)
+    cfg = TrainConfig(steps=150, batch_size=64, lr=3e-3, dead_tokens=2000, optimizer="adam")
     train_sae(sae, data, cfg, tmp_path / "ckpt.pt", log=lambda m: None, device="cpu")
     assert sae.threshold.item() > 0
     assert evaluate_sae(sae, data.eval_rows())["fve"] > 0.7

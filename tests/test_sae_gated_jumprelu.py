@@ -196,7 +196,7 @@ def test_forward_is_decode_of_encode(cls):
 def test_training_reaches_good_fve_with_sparse_codes(tmp_path, cls, kwargs):
     data = unit_scale_shards(tmp_path)
     sae = cls(d_in=16, width=32, **kwargs)
-    cfg = TrainConfig(steps=150, batch_size=64, lr=3e-3, dead_tokens=2000)
+    cfg = TrainConfig(steps=150, batch_size=64, lr=3e-3, dead_tokens=2000, optimizer="adam")
     train_sae(sae, data, cfg, tmp_path / "ckpt.pt", log=lambda m: None, device="cpu")
     metrics = evaluate_sae(sae, data.eval_rows())
     assert metrics["fve"] > 0.7

@@ -169,7 +169,7 @@ def test_panneal_rescales_coefficient_to_keep_penalty_continuous():
 def test_training_reaches_good_sparse_reconstruction(tmp_path, cls):
     data = ActivationShards(make_shards(tmp_path))
     sae = cls(d_in=16, width=32, l1_coefficient=TRAIN_L1[cls.architecture])
-    cfg = TrainConfig(steps=150, batch_size=64, lr=3e-3, dead_tokens=2000)
+    cfg = TrainConfig(steps=150, batch_size=64, lr=3e-3, dead_tokens=2000, optimizer="adam")
     train_sae(sae, data, cfg, tmp_path / "ckpt.pt", log=lambda m: None, device="cpu")
     metrics = evaluate_sae(sae, data.eval_rows())
     assert metrics["fve"] > 0.7

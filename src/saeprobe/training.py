@@ -12,12 +12,13 @@ import math
 import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 import torch
 
 from saeprobe.atomic import atomic_path
+from saeprobe.optim import ScheduleFreeSignum
 from saeprobe.saes.base import SparseAutoencoder
 
 
@@ -71,12 +72,18 @@ class TrainConfig:
 
     steps: int = 300
     batch_size: int = 4096
+    optimizer: Literal["signum", "adam"] = "signum"
+    """``signum``: schedule-free sign descent, sparsify's default (see
+    ``saeprobe.optim``); ``adam``: Adam with betas (0.9, 0.999), the
+    optimiser of dictionary_learning and SAELens."""
     lr: float | None = None
-    """Adam learning rate; ``None`` means sparsify's ``2e-4 / sqrt(width / 2**14)``."""
+    """``None`` means sparsify's width-scaled default: ``5e-3 / sqrt(width / 2**14)``
+    for signum, ``2e-4 / sqrt(width / 2**14)`` for Adam."""
     warmup_steps: int = 0
     """Linear learning-rate warmup."""
-    decay_fraction: float = 0.2
-    """The last fraction of steps decays the learning rate linearly to zero."""
+    decay_fraction: float | None = None
+    """The last fraction of steps decays the learning rate linearly to zero.
+    ``None`` means 0.2 for Adam and 0 for signum, whose averaging replaces decay."""
     dead_tokens: int = 200_000
     """A latent counts as dead after this many training rows without firing."""
     seed: int = 0
@@ -90,18 +97,30 @@ class TrainConfig:
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be positive")
-        if not 0 <= self.decay_fraction <= 1:
+        if self.optimizer not in ("signum", "adam"):
+            raise ValueError(f"optimizer must be 'signum' or 'adam', got {self.optimizer!r}")
+        if self.decay_fraction is not None and not 0 <= self.decay_fraction <= 1:
             raise ValueError("decay_fraction must be within [0, 1]")
 
     def learning_rate(self, width: int, step: int) -> float:
-        base = self.lr if self.lr is not None else 2e-4 / math.sqrt(width / 2**14)
+        default_lr = 5e-3 if self.optimizer == "signum" else 2e-4
+        base = self.lr if self.lr is not None else default_lr / math.sqrt(width / 2**14)
+        decay_fraction = self.decay_fraction
+        if decay_fraction is None:
+            decay_fraction = 0.0 if self.optimizer == "signum" else 0.2
         scale = 1.0
         if step < self.warmup_steps:
             scale = (step + 1) / self.warmup_steps
-        decay_start = self.steps * (1 - self.decay_fraction)
-        if self.decay_fraction and step >= decay_start:
+        decay_start = self.steps * (1 - decay_fraction)
+        if decay_fraction and step >= decay_start:
             scale = min(scale, (self.steps - step) / (self.steps - decay_start))
         return base * scale
+
+    def make_optimizer(self, params, width: int) -> torch.optim.Optimizer:
+        lr = self.learning_rate(width, 0)
+        if self.optimizer == "signum":
+            return ScheduleFreeSignum(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999))
 
 
 class _StopRequested:
@@ -144,7 +163,7 @@ def train_sae(
     checkpoint_path = Path(checkpoint_path)
     run_signature = {"train": asdict(cfg), "sae": sae.config(), "shards": [str(p) for p in data.paths]}
     sae.to(device)
-    optimizer = torch.optim.Adam(sae.parameters(), lr=cfg.learning_rate(sae.width, 0), betas=(0.9, 0.999))
+    optimizer = cfg.make_optimizer(sae.parameters(), sae.width)
     rows_since_fired = torch.zeros(sae.width, dtype=torch.long, device=device)
     start = 0
     if checkpoint_path.exists():
@@ -198,6 +217,8 @@ def train_sae(
                 raise SystemExit(143)
             if done % cfg.checkpoint_every == 0 and done < cfg.steps:
                 save_checkpoint(done)
+    if isinstance(optimizer, ScheduleFreeSignum):
+        optimizer.use_average()
     sae.scale_biases(scale)
     return sae
 
