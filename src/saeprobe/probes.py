@@ -14,12 +14,14 @@ from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 
+from saeprobe.batched_logistic import fit_logistic_batch
 from saeprobe.splits import validation_splits
 
 REFERENCE_CS = np.logspace(5, -5, 10)
@@ -37,35 +39,32 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     penalty : "l1" or "l2"
-        Expressed to sklearn as ``l1_ratio`` 1 or 0.
     Cs : array of candidate inverse regularisation strengths, tried in order;
         ties keep the first (the reference's ``np.argmax``).
-    solver : sklearn solver. ``None`` picks the reference's: lbfgs for L2,
-        saga for L1. On SAE latents (values up to ~1e3, often separable at
-        large k) saga stops at ``max_iter`` before converging, as it does in
-        the reference; liblinear was tried and is ~10x slower there.
+    engine : "batched" or "sklearn"
+        ``batched`` solves every (C, validation split) problem and the refits
+        together with ``batched_logistic.fit_logistic_batch``, on the GPU
+        when there is one. ``sklearn`` is the reference's grid of single
+        fits: lbfgs for L2, saga for L1, ``max_iter`` 1000. On SAE latents
+        (values up to ~1e3, often separable at large k) saga stops at
+        ``max_iter`` far from the optimum, as it does in the reference, and
+        costs tens of seconds per fit at k=512; ``benchmarks/probe_engine.py``
+        compares the two.
     """
 
     def __init__(
         self,
         penalty: Literal["l1", "l2"] = "l2",
         Cs=REFERENCE_CS,
-        solver: str | None = None,
+        engine: Literal["batched", "sklearn"] = "batched",
         max_iter: int = 1000,
         random_state: int = 1,
     ):
         self.penalty = penalty
         self.Cs = Cs
-        self.solver = solver
+        self.engine = engine
         self.max_iter = max_iter
         self.random_state = random_state
-
-    def _make_model(self, C: float) -> LogisticRegression:
-        l1_ratio = 1.0 if self.penalty == "l1" else 0.0
-        solver = self.solver or ("saga" if self.penalty == "l1" else "lbfgs")
-        return LogisticRegression(
-            C=C, l1_ratio=l1_ratio, solver=solver, max_iter=self.max_iter, random_state=self.random_state,
-        )
 
     def fit(self, X, y):
         X = _dense(X)
@@ -73,36 +72,83 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
             raise ValueError(f"binary labels needed, got classes {self.classes_.tolist()}")
+        if self.penalty not in ("l1", "l2"):
+            raise ValueError(f"penalty must be 'l1' or 'l2', got {self.penalty!r}")
+        # The reference's rule for n <= 3: no search, default C.
         splits = validation_splits(y) if len(y) > 3 else []
-        if splits:
-            self.val_scores_ = np.array([self._validation_auc(X, y, C, splits) for C in self.Cs])
-            best = int(np.argmax(self.val_scores_))
-            self.C_ = float(self.Cs[best])
-        else:  # the reference's rule for n <= 3: no search, default C
-            self.val_scores_ = np.array([])
-            self.C_ = 1.0
-        order = np.random.RandomState(self.random_state).permutation(len(y))
-        self.model_ = _fit_quietly(self._make_model(self.C_), X[order], y[order])
-        if splits:
-            self.val_auc_ = float(self.val_scores_.max())
+        Cs = np.asarray(self.Cs, float) if splits else np.array([1.0])
+        fit_rows = [fit for fit, _ in splits]
+        everything = np.arange(len(y))
+        if self.engine == "batched":
+            # The refits at every C join the batch: cheaper than a second solve.
+            coef, intercept = self._solve_batched(X, y, fit_rows + [everything], Cs)
+        elif self.engine == "sklearn":
+            coef, intercept = self._solve_sklearn(X, y, fit_rows, Cs)
         else:
-            self.val_auc_ = float(roc_auc_score(y, self.model_.predict_proba(X)[:, 1]))
+            raise ValueError(f"engine must be 'batched' or 'sklearn', got {self.engine!r}")
+        if splits:
+            self.val_scores_ = np.array([
+                np.mean([roc_auc_score(y[val], _proba(X[val], coef[s, c], intercept[s, c]))
+                         for s, (_, val) in enumerate(splits)])
+                for c in range(len(Cs))
+            ])
+            best = int(np.argmax(self.val_scores_))
+        else:
+            self.val_scores_, best = np.array([]), 0
+        self.C_ = float(Cs[best])
+        if self.engine == "batched":
+            self.coef_, self.intercept_ = coef[-1, best], float(intercept[-1, best])
+        else:
+            # The reference refits on the shuffled training set; saga's result depends on row order.
+            shuffled = np.random.RandomState(self.random_state).permutation(len(y))
+            coef, intercept = self._solve_sklearn(X, y, [shuffled], Cs[best:best + 1])
+            self.coef_, self.intercept_ = coef[0, 0], float(intercept[0, 0])
+        self.val_auc_ = float(self.val_scores_.max()) if splits else float(roc_auc_score(y, self.predict_proba(X)[:, 1]))
         return self
 
-    def _validation_auc(self, X, y, C, splits) -> float:
-        scores = []
-        for fit_idx, val_idx in splits:
-            model = _fit_quietly(self._make_model(C), X[fit_idx], y[fit_idx])
-            scores.append(roc_auc_score(y[val_idx], model.predict_proba(X[val_idx])[:, 1]))
-        return float(np.mean(scores))
+    def _solve_batched(self, X, y, row_sets, Cs):
+        """Coefficients ``[len(row_sets), len(Cs), d]`` and intercepts, from one batched solve."""
+        masks = np.zeros((len(row_sets), len(Cs), len(y)), bool)
+        for i, rows in enumerate(row_sets):
+            masks[i, :, rows] = True
+        coef, intercept = fit_logistic_batch(
+            X, y, masks.reshape(-1, len(y)), np.tile(Cs, len(row_sets)), penalty=self.penalty,
+        )
+        return coef.reshape(len(row_sets), len(Cs), -1), intercept.reshape(len(row_sets), len(Cs))
+
+    def _solve_sklearn(self, X, y, row_sets, Cs):
+        """The same, one sklearn fit at a time, rows in the order given."""
+        coef = np.zeros((len(row_sets), len(Cs), X.shape[1]))
+        intercept = np.zeros((len(row_sets), len(Cs)))
+        for i, rows in enumerate(row_sets):
+            for j, C in enumerate(Cs):
+                model = LogisticRegression(
+                    C=C, l1_ratio=1.0 if self.penalty == "l1" else 0.0,
+                    solver="saga" if self.penalty == "l1" else "lbfgs",
+                    max_iter=self.max_iter, random_state=self.random_state,
+                )
+                with warnings.catch_warnings():  # non-convergence at extreme C is expected in a grid
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    model.fit(X[rows], y[rows])
+                coef[i, j], intercept[i, j] = model.coef_[0], model.intercept_[0]
+        return coef, intercept
+
+    def decision_function(self, X):
+        check_is_fitted(self, "coef_")
+        return _dense(X) @ self.coef_ + self.intercept_
 
     def predict_proba(self, X):
-        check_is_fitted(self, "model_")
-        return self.model_.predict_proba(_dense(X))
+        p = _proba(_dense(X), self.coef_, self.intercept_)
+        return np.column_stack([1 - p, p])
 
     def predict(self, X):
-        check_is_fitted(self, "model_")
-        return self.model_.predict(_dense(X))
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
+def _proba(X, coef, intercept):
+    """P(y = 1), as sklearn computes it (a logistic of the decision value, so
+    very large logits saturate to exactly 1 and tie, as in the reference)."""
+    return expit(X @ coef + intercept)
 
 
 class TopLatentProbe(ClassifierMixin, BaseEstimator):
@@ -115,17 +161,18 @@ class TopLatentProbe(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, k: int = 16, ranking: Literal["normalized", "raw"] = "normalized",
-                 Cs=REFERENCE_CS, random_state: int = 1):
+                 Cs=REFERENCE_CS, engine: Literal["batched", "sklearn"] = "batched", random_state: int = 1):
         self.k = k
         self.ranking = ranking
         self.Cs = Cs
+        self.engine = engine
         self.random_state = random_state
 
     def fit(self, X, y):
         y = np.asarray(y)
         self.latents_ = rank_latents(X, y, self.ranking)[: self.k]
         self.probe_ = ValidatedLogisticRegression(
-            penalty="l1", Cs=self.Cs, random_state=self.random_state
+            penalty="l1", Cs=self.Cs, engine=self.engine, random_state=self.random_state
         ).fit(_columns(X, self.latents_), y)
         self.classes_ = self.probe_.classes_
         self.C_ = self.probe_.C_
@@ -183,8 +230,3 @@ def _columns(X, columns: np.ndarray) -> np.ndarray:
     return _dense(X[:, columns])
 
 
-def _fit_quietly(model: LogisticRegression, X, y) -> LogisticRegression:
-    # Non-convergence at extreme C is expected inside a grid search.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, y)

@@ -29,24 +29,24 @@ def _fit_and_score(probe, X, y, train, test) -> dict:
     }
 
 
-def baseline_normal(activations: np.ndarray, labels: np.ndarray, **ids) -> pd.DataFrame:
+def baseline_normal(activations: np.ndarray, labels: np.ndarray, engine: str = "batched", **ids) -> pd.DataFrame:
     """L2 logistic regression on raw activations, normal setting.
 
     ``ids`` fills the identifying columns (model, dataset, layer).
     """
     train, test = normal_split(labels)
-    row = _fit_and_score(ValidatedLogisticRegression(penalty="l2"), activations, labels, train, test)
+    row = _fit_and_score(ValidatedLogisticRegression(penalty="l2", engine=engine), activations, labels, train, test)
     return _table([{**ids, "setting": "normal", "method": "logreg_l2", "sae": "", "k": pd.NA, **row}])
 
 
 def sae_probes_normal(latents, labels: np.ndarray, ks: Iterable[int] | None = None,
-                      ranking: str = "normalized", **ids) -> pd.DataFrame:
+                      ranking: str = "normalized", engine: str = "batched", **ids) -> pd.DataFrame:
     """Top-k latent L1 probes for each k (the reference grid capped at the width)."""
     train, test = normal_split(labels)
     ks = k_grid(latents.shape[1]) if ks is None else [k for k in ks if k <= latents.shape[1]]
     rows = [
         {**ids, "setting": "normal", "method": "sae_topk_l1", "k": k,
-         **_fit_and_score(TopLatentProbe(k=k, ranking=ranking), latents, labels, train, test)}
+         **_fit_and_score(TopLatentProbe(k=k, ranking=ranking, engine=engine), latents, labels, train, test)}
         for k in ks
     ]
     return _table(rows)

@@ -4,6 +4,8 @@ rule probe_baseline:
         activations="results/{model}/activations/{dataset}",
     output:
         "results/{model}/probes/normal/{dataset}/logreg_l2_layer_{layer}.parquet",
+    params:
+        engine=config["probes"]["engine"],
     threads: 1
     log:
         "logs/{model}/probes/normal/{dataset}/logreg_l2_layer_{layer}.log",
@@ -25,6 +27,7 @@ rule probe_sae:
         layer=lambda wc: SAES[wc.model][wc.sae]["layer"],
         ks=config["probes"]["ks"],
         ranking=config["probes"]["latent_ranking"],
+        engine=config["probes"]["engine"],
     threads: 1
     log:
         "logs/{model}/probes/normal/{dataset}/sae_{sae}.log",

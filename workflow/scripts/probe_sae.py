@@ -11,6 +11,7 @@ log = job_logger(snakemake.log[0], snakemake.threads)
 labels = pd.read_parquet(snakemake.input.dataset, columns=["label"])["label"].to_numpy()
 table = sae_probes_normal(
     load_latents(snakemake.input.latents), labels, ks=snakemake.params.ks, ranking=snakemake.params.ranking,
+    engine=snakemake.params.engine,
     model=snakemake.wildcards.model, dataset=snakemake.wildcards.dataset,
     layer=snakemake.params.layer, sae=snakemake.wildcards.sae,
 )
