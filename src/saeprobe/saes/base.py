@@ -31,6 +31,11 @@ def register(cls: type["SparseAutoencoder"]) -> type["SparseAutoencoder"]:
     return cls
 
 
+def check_fraction(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} is a fraction of training and must be within [0, 1], got {value}")
+
+
 def sparsity_warmup_scale(progress: float, sparsity_warmup: float) -> float:
     """Linear ramp 0 -> 1 over the first ``sparsity_warmup`` fraction of training
     (dictionary_learning trainers/trainer.py:get_sparsity_warmup_fn, in fractions)."""

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from saeprobe.saes.base import SparseAutoencoder, TrainingLoss, register, sparsity_warmup_scale
+from saeprobe.saes.base import SparseAutoencoder, TrainingLoss, check_fraction, register, sparsity_warmup_scale
 
 
 @register
@@ -66,8 +66,7 @@ class GatedSAE(SparseAutoencoder):
         super().__init__(d_in, width)
         if l1_coefficient < 0:
             raise ValueError(f"l1_coefficient must be non-negative, got {l1_coefficient}")
-        if not 0 <= sparsity_warmup <= 1:
-            raise ValueError(f"sparsity_warmup must be a fraction of training in [0, 1], got {sparsity_warmup}")
+        check_fraction("sparsity_warmup", sparsity_warmup)
         self.l1_coefficient = l1_coefficient
         self.sparsity_warmup = sparsity_warmup
         self.r_mag = nn.Parameter(torch.zeros(width))

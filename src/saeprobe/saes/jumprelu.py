@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from saeprobe.saes.base import SparseAutoencoder, TrainingLoss, register, sparsity_warmup_scale
+from saeprobe.saes.base import SparseAutoencoder, TrainingLoss, check_fraction, register, sparsity_warmup_scale
 
 
 def _rectangle(u: torch.Tensor) -> torch.Tensor:
@@ -152,8 +152,7 @@ class JumpReLUSAE(SparseAutoencoder):
             raise ValueError(f"target_l0 must be positive, got {target_l0}")
         if bandwidth <= 0 or threshold_init <= 0:
             raise ValueError(f"bandwidth and threshold_init must be positive, got {bandwidth}, {threshold_init}")
-        if not 0 <= sparsity_warmup <= 1:
-            raise ValueError(f"sparsity_warmup must be a fraction of training in [0, 1], got {sparsity_warmup}")
+        check_fraction("sparsity_warmup", sparsity_warmup)
         self.l0_coefficient = l0_coefficient
         self.target_l0 = target_l0
         self.bandwidth = bandwidth

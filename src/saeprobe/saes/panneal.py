@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import torch
 
-from saeprobe.saes.base import SparseAutoencoder, TrainingLoss, register, sparsity_warmup_scale
-from saeprobe.saes.relu import ReLUSAE, check_fraction, fvu
+from saeprobe.saes.base import SparseAutoencoder, TrainingLoss, check_fraction, register, sparsity_warmup_scale
+from saeprobe.saes.relu import ReLUSAE, fvu
 
 _SPARSITY_FUNCTIONS = ("Lp", "Lp^p")
 _TOLERANCE = 1e-9

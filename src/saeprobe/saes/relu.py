@@ -39,17 +39,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from saeprobe.saes.base import SparseAutoencoder, TrainingLoss, register, sparsity_warmup_scale
+from saeprobe.saes.base import SparseAutoencoder, TrainingLoss, check_fraction, register, sparsity_warmup_scale
 
 # dictionary_learning dictionary.py:AutoEncoder / AutoEncoderNew build the
 # encoder and decoder from one random matrix whose per-latent columns are
 # rescaled to norm 0.1.
 _REFERENCE_INIT_NORM = 0.1
-
-
-def check_fraction(name: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} is a fraction of training and must be within [0, 1], got {value}")
 
 
 def fvu(x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
