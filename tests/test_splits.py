@@ -1,7 +1,25 @@
 import numpy as np
 import pytest
 
-from saeprobe.splits import normal_split, normal_train_size, train_test_indices, validation_splits
+from saeprobe.splits import (
+    IMBALANCE_POSITIVE_FRACTIONS, NOISE_FLIP_FRACTIONS, SCARCITY_TRAIN_SIZES, SettingSkipped, flip_labels,
+    imbalance_sizes, imbalance_split, normal_split, normal_train_size, ood_train_rows, scarcity_split,
+    stratified_draw, validation_splits,
+)
+
+
+def reference_draw(y, num_train, num_test, pos_ratio, seed=42):
+    # utils_data.get_train_test_indices, step by step, on numpy's global generator.
+    np.random.seed(seed)
+    pos, neg = np.where(y == 1)[0], np.where(y == 0)[0]
+    n_pos = int(np.ceil(pos_ratio * num_train))
+    n_test_pos = int(np.ceil(pos_ratio * num_test))
+    train_pos = np.random.choice(pos, size=n_pos, replace=False)
+    train_neg = np.random.choice(neg, size=num_train - n_pos, replace=False)
+    test_pos = np.random.choice(np.setdiff1d(pos, train_pos), size=n_test_pos, replace=False)
+    test_neg = np.random.choice(np.setdiff1d(neg, train_neg), size=num_test - n_test_pos, replace=False)
+    return (np.random.permutation(np.concatenate([train_pos, train_neg])),
+            np.random.permutation(np.concatenate([test_pos, test_neg])))
 
 
 @pytest.mark.parametrize("n, expected", [(5000, 1024), (1124, 1024), (1000, 900), (786, 686), (120, 20)])
@@ -24,15 +42,25 @@ def test_normal_split_is_disjoint_complete_stratified_and_seeded():
     assert np.array_equal(train, again[0]) and np.array_equal(test, again[1])
 
 
-def test_training_rows_match_the_reference_draw():
-    # The reference (utils_data.get_train_test_indices) seeds numpy's global
-    # generator with 42, draws positives, then negatives, then permutes.
+def test_normal_training_rows_are_the_references_in_its_order():
+    # The order matters: the validation holdout is the last rows of the training set.
     labels = np.random.default_rng(5).permutation(np.repeat([0, 1], 300))
-    np.random.seed(42)
-    pos = np.random.choice(np.where(labels == 1)[0], size=250, replace=False)
-    neg = np.random.choice(np.where(labels == 0)[0], size=250, replace=False)
-    train, _ = train_test_indices(labels, 500)
-    assert set(train) == set(pos) | set(neg)
+    train, test = normal_split(labels)
+    ref_train, ref_test = reference_draw(labels, 500, 99, 0.5)
+    assert np.array_equal(train, ref_train)
+    assert set(test) == set(ref_test) | (set(range(600)) - set(ref_train) - set(ref_test))
+
+
+def test_stratified_draw_is_the_reference_draw_at_any_ratio():
+    labels = np.random.default_rng(1).permutation(np.repeat([0, 1], 400))
+    for args in [(300, 100, 0.05), (300, 100, 0.95), (10, 0, 0.5)]:
+        ours, ref = stratified_draw(labels, *args), reference_draw(labels, *args)
+        assert all(np.array_equal(a, b) for a, b in zip(ours, ref))
+
+
+def test_stratified_draw_skips_what_the_classes_cannot_supply():
+    with pytest.raises(SettingSkipped, match="positive"):
+        stratified_draw(np.repeat([0, 1], 50), 90, 0, 0.9)
 
 
 def test_unbalanced_labels_keep_their_ratio():
@@ -58,3 +86,49 @@ def test_validation_folds_for_small_n():
     tiny = validation_splits(np.array([0, 1, 0, 1, 0, 1]))
     assert len(tiny) == 9  # leave-two-out pairs holding both classes: 3 x 3
     assert all(len(set(np.array([0, 1, 0, 1, 0, 1])[val])) == 2 for _, val in tiny)
+
+
+def test_reference_grids():
+    assert SCARCITY_TRAIN_SIZES == (2, 3, 4, 5, 7, 10, 14, 20, 28, 38, 53, 74, 103, 143, 198, 275, 382, 531, 737, 1024)
+    assert len(IMBALANCE_POSITIVE_FRACTIONS) == 19 and IMBALANCE_POSITIVE_FRACTIONS[0] == 0.05
+    assert NOISE_FLIP_FRACTIONS == (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+
+
+def test_scarcity_keeps_100_test_rows_or_skips():
+    labels = np.repeat([0, 1], 500)
+    train, test = scarcity_split(labels, 2)
+    assert sorted(labels[train]) == [0, 1] and len(test) == 998
+    assert len(scarcity_split(labels, 900)[0]) == 900
+    with pytest.raises(SettingSkipped, match="1024 training rows need 1124 rows"):
+        scarcity_split(labels, 1024)
+
+
+def test_imbalance_sizes_and_ratios_follow_the_reference():
+    labels = np.repeat([0, 1], 500)
+    # max_total = int(500 / 0.95) = 526: 426 train rows, test max(100, 99) = 100
+    assert imbalance_sizes(labels) == (426, 100)
+    for fraction in (0.05, 0.5, 0.95):
+        train, test = imbalance_split(labels, fraction)
+        assert len(train) == 426 and len(test) == 100 and set(train).isdisjoint(test)
+        assert labels[train].sum() == int(np.ceil(round(fraction * 426, 9)))
+        assert labels[test].sum() == int(np.ceil(round(fraction * 100, 9)))
+    assert imbalance_sizes(np.repeat([0, 1], 2500)) == (1024, 1606)
+
+
+def test_flip_labels_is_the_references_corruption():
+    labels = np.tile([0, 1], 50)
+    np.random.seed(42)
+    expected = labels.copy()
+    idx = np.random.choice(100, size=30, replace=False)
+    expected[idx] = 1 - expected[idx]
+    assert np.array_equal(flip_labels(labels, 0.3), expected)
+    assert np.array_equal(flip_labels(labels, 0.0), labels)
+    with pytest.raises(ValueError, match="0.5"):
+        flip_labels(labels, 0.6)
+
+
+def test_ood_training_rows_come_from_the_first_1500():
+    labels = np.tile([0, 1], 1000)
+    train = ood_train_rows(labels)
+    assert len(train) == 1024 and train.max() < 1500 and labels[train].sum() == 512
+    assert len(ood_train_rows(labels[:600])) == 600

@@ -1,7 +1,9 @@
-"""Train/test and validation splits, following the SAE-Probes protocol.
+"""Train/test and validation splits of every probing setting, following SAE-Probes.
 
 Reference: Kantamneni et al. 2025, code at github.com/JoshEngels/SAE-Probes
-(``utils_data.get_train_test_indices`` and ``utils_training.get_cv``).
+(``utils_data.get_train_test_indices``, ``get_training_sizes``,
+``get_class_imbalance``, ``get_classimabalance_num_train``,
+``corrupt_ytrain``, ``get_OOD_traintest`` and ``utils_training.get_cv``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,18 @@ MAX_TRAIN_ROWS = 1024
 # The normal setting leaves at least this many rows for the test set.
 NORMAL_TEST_RESERVE = 100
 MIN_TRAIN_ROWS = 20
+# The reference draws OOD training rows from the first 1500 rows (MAX_AMT).
+OOD_SOURCE_ROWS = 1500
+
+# The reference's grids: 2, 3, 4, 5, 7, ..., 1024 training rows (20 values);
+# positive fractions 0.05, 0.10, ..., 0.95; flipped fractions 0, 0.05, ..., 0.5.
+SCARCITY_TRAIN_SIZES = tuple(int(n) for n in np.unique(np.round(np.logspace(1, 10, 20, base=2)).astype(int)))
+IMBALANCE_POSITIVE_FRACTIONS = tuple(round(float(f), 2) for f in np.linspace(0.05, 0.95, 19))
+NOISE_FLIP_FRACTIONS = tuple(round(float(f), 2) for f in np.linspace(0, 0.5, 11))
+
+
+class SettingSkipped(ValueError):
+    """A grid point the dataset cannot afford (recorded as skipped, not an error)."""
 
 
 def normal_train_size(n_rows: int) -> int:
@@ -26,32 +40,105 @@ def normal_train_size(n_rows: int) -> int:
     return n_train
 
 
-def train_test_indices(labels: np.ndarray, n_train: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified train indices and the remaining rows as test, both shuffled.
+def stratified_draw(labels: np.ndarray, n_train: int, n_test: int, pos_ratio: float,
+                    seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's ``get_train_test_indices``, draw for draw.
 
-    The training rows are drawn exactly as the reference draws them (a legacy
-    ``RandomState`` seeded once; positives first, ``ceil(p * n_train)`` of
-    them), so on the balanced reference datasets (p = 0.5) the training sets
-    are identical to the paper's. Unlike the reference, which keeps
-    ``n - n_train - 1`` test rows, every remaining row is a test row.
+    A legacy ``RandomState`` seeded once draws ``ceil(pos_ratio * n_train)``
+    training positives, the training negatives, then the test positives and
+    negatives from what is left, and permutes the train and test sets. Same
+    labels, sizes and seed give the reference's rows in the reference's order.
     """
     labels = np.asarray(labels)
     pos = np.flatnonzero(labels == 1)
     neg = np.flatnonzero(labels == 0)
-    pos_ratio = len(pos) / len(labels)
-    n_pos = int(np.ceil(pos_ratio * n_train))
-    n_neg = n_train - n_pos
-    if n_pos > len(pos) or n_neg > len(neg):
-        raise ValueError(f"cannot draw {n_pos} positives and {n_neg} negatives from {len(pos)}/{len(neg)}")
+    n_train_pos = _ceil(pos_ratio * n_train)
+    n_test_pos = _ceil(pos_ratio * n_test)
+    need_pos, need_neg = n_train_pos + n_test_pos, n_train + n_test - n_train_pos - n_test_pos
+    if need_pos > len(pos) or need_neg > len(neg):
+        raise SettingSkipped(
+            f"needs {need_pos} positive and {need_neg} negative rows, the dataset has {len(pos)} and {len(neg)}"
+        )
     rng = np.random.RandomState(seed)
-    train = np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, n_neg, replace=False)])
-    test = np.setdiff1d(np.arange(len(labels)), train)
-    return rng.permutation(train), rng.permutation(test)
+    train_pos = rng.choice(pos, n_train_pos, replace=False)
+    train_neg = rng.choice(neg, n_train - n_train_pos, replace=False)
+    test_pos = rng.choice(np.setdiff1d(pos, train_pos), n_test_pos, replace=False)
+    test_neg = rng.choice(np.setdiff1d(neg, train_neg), n_test - n_test_pos, replace=False)
+    train = rng.permutation(np.concatenate([train_pos, train_neg]))
+    test = rng.permutation(np.concatenate([test_pos, test_neg]))
+    return train, test
+
+
+def sized_split(labels: np.ndarray, n_train: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """``n_train`` stratified training rows; every other row is a test row.
+
+    The training rows are the reference's (it draws ``n - n_train - 1`` test
+    rows after them); the one row the reference leaves out is a test row here.
+    """
+    labels = np.asarray(labels)
+    pos_ratio = labels.mean()
+    train, test = stratified_draw(labels, n_train, len(labels) - n_train - 1, pos_ratio, seed)
+    rest = np.setdiff1d(np.arange(len(labels)), np.concatenate([train, test]))
+    return train, np.concatenate([test, rest])
 
 
 def normal_split(labels: np.ndarray, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
     """The normal setting's split: ``min(n - 100, 1024)`` train rows, the rest test."""
-    return train_test_indices(labels, normal_train_size(len(labels)), seed)
+    return sized_split(labels, normal_train_size(len(labels)), seed)
+
+
+def scarcity_split(labels: np.ndarray, n_train: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Data scarcity: ``n_train`` training rows, skipped unless 100 rows stay for testing."""
+    if n_train > len(labels) - NORMAL_TEST_RESERVE:
+        raise SettingSkipped(
+            f"{n_train} training rows need {n_train + NORMAL_TEST_RESERVE} rows, the dataset has {len(labels)}"
+        )
+    return sized_split(labels, n_train, seed)
+
+
+def imbalance_sizes(labels: np.ndarray, fractions=IMBALANCE_POSITIVE_FRACTIONS) -> tuple[int, int]:
+    """Train and test sizes shared by every positive fraction of the grid.
+
+    As ``get_classimabalance_num_train``: the largest total that both the
+    smallest and the largest fraction can draw, less 100 test rows, capped at 1024.
+    """
+    labels = np.asarray(labels)
+    n_pos = int(labels.sum())
+    n_neg = len(labels) - n_pos
+    max_total = int(min(n_neg / (1 - min(fractions)), n_pos / max(fractions)))
+    n_train = min(max_total - NORMAL_TEST_RESERVE, MAX_TRAIN_ROWS)
+    n_test = max(NORMAL_TEST_RESERVE, max_total - n_train - 1)
+    if n_train < MIN_TRAIN_ROWS:
+        raise SettingSkipped(f"the imbalance grid leaves {n_train} training rows")
+    return n_train, n_test
+
+
+def imbalance_split(labels: np.ndarray, positive_fraction: float, fractions=IMBALANCE_POSITIVE_FRACTIONS,
+                    seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Class imbalance: train and test both at ``positive_fraction`` positives."""
+    n_train, n_test = imbalance_sizes(labels, fractions)
+    return stratified_draw(labels, n_train, n_test, positive_fraction, seed)
+
+
+def flip_labels(labels: np.ndarray, fraction: float, seed: int = SPLIT_SEED) -> np.ndarray:
+    """Label noise: flip ``int(n * fraction)`` uniformly chosen labels (``corrupt_ytrain``)."""
+    if not 0 <= fraction <= 0.5:
+        raise ValueError(f"flip fraction must be in [0, 0.5], got {fraction}")
+    labels = np.asarray(labels).copy()
+    flip = np.random.RandomState(seed).choice(len(labels), int(len(labels) * fraction), replace=False)
+    labels[flip] = 1 - labels[flip]
+    return labels
+
+
+def ood_train_rows(labels: np.ndarray, seed: int = SPLIT_SEED) -> np.ndarray:
+    """OOD setting: up to 1024 stratified training rows from the first 1500 rows.
+
+    The test set is the separate OOD file. As ``get_OOD_traintest``; a smaller
+    dataset gives all of its first 1500 rows.
+    """
+    head = np.asarray(labels)[:OOD_SOURCE_ROWS]
+    n_train = min(MAX_TRAIN_ROWS, len(head))
+    return stratified_draw(head, n_train, 0, head.mean(), seed)[0]
 
 
 def validation_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -78,3 +165,8 @@ def validation_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]
         for fit, val in splitter.split(np.zeros(n), labels)
         if len(np.unique(labels[val])) == 2
     ]
+
+
+def _ceil(x: float) -> int:
+    # Rounded first so that a ratio like 500/1000 * 1000 is not lifted to 501.
+    return int(np.ceil(round(x, 9)))
