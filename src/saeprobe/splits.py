@@ -72,12 +72,16 @@ def stratified_draw(labels: np.ndarray, n_train: int, n_test: int, pos_ratio: fl
 def sized_split(labels: np.ndarray, n_train: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
     """``n_train`` stratified training rows; every other row is a test row.
 
-    The training rows are the reference's (it draws ``n - n_train - 1`` test
-    rows after them); the one row the reference leaves out is a test row here.
+    The training rows are the reference's, in its order (it draws
+    ``n - n_train - 1`` test rows after them, which moves its generator); the
+    row the reference leaves out is a test row here.
     """
     labels = np.asarray(labels)
     pos_ratio = labels.mean()
-    train, test = stratified_draw(labels, n_train, len(labels) - n_train - 1, pos_ratio, seed)
+    try:
+        train, test = stratified_draw(labels, n_train, len(labels) - n_train - 1, pos_ratio, seed)
+    except SettingSkipped:  # unbalanced data: rounding up twice can ask one row too many of a class
+        train, test = stratified_draw(labels, n_train, 0, pos_ratio, seed)
     rest = np.setdiff1d(np.arange(len(labels)), np.concatenate([train, test]))
     return train, np.concatenate([test, rest])
 
