@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from saeprobe.encoding import load_latents
 from saeprobe.probes import REFERENCE_KS
-from saeprobe.probing import baseline_normal, sae_probes_normal
+from saeprobe.probing import baseline_table, sae_probe_table
 
 RESULTS = Path("results/smollm2-135m")
 
@@ -32,8 +32,8 @@ RESULTS = Path("results/smollm2-135m")
 def run_grid(engine: str, activations, latents, labels, ks) -> tuple[pd.DataFrame, float]:
     start = time.perf_counter()
     tables = [
-        baseline_normal(activations, labels, engine=engine),
-        sae_probes_normal(latents, labels, ks=ks, engine=engine),
+        baseline_table("logreg_l2", activations, labels, engine=engine),
+        sae_probe_table(latents, labels, ks=ks, engine=engine),
     ]
     return pd.concat(tables, ignore_index=True), time.perf_counter() - start
 

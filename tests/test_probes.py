@@ -5,7 +5,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from saeprobe.probes import REFERENCE_CS, TopLatentProbe, ValidatedLogisticRegression, k_grid, rank_latents
-from saeprobe.probing import RESULT_COLUMNS, baseline_normal, sae_probes_normal
 
 
 def make_problem(n=400, d=20, seed=0):
@@ -81,14 +80,3 @@ def test_top_latent_probe_uses_the_k_best_latents():
 def test_k_grid_is_capped_at_width():
     assert k_grid(4608) == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
     assert k_grid(20) == [1, 2, 4, 8, 16]
-
-
-def test_result_tables_have_the_documented_columns():
-    X, y = make_problem(n=300)
-    base = baseline_normal(X, y, model="m", dataset="d", layer=3)
-    assert list(base.columns) == RESULT_COLUMNS and len(base) == 1
-    assert base.loc[0, "n_train"] == 200 and base.loc[0, "n_test"] == 100
-    assert base.loc[0, "test_auc"] > 0.85
-    sae = sae_probes_normal(sp.csr_matrix(np.abs(X)), y, ks=[1, 4, 64], model="m", dataset="d", layer=3, sae="s")
-    assert sae["k"].tolist() == [1, 4]  # 64 exceeds the width of 20
-    assert set(sae["method"]) == {"sae_topk_l1"}

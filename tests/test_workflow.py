@@ -5,6 +5,7 @@ dataset cut to 150 rows)."""
 from __future__ import annotations
 
 import copy
+import os
 import re
 from pathlib import Path
 
@@ -43,7 +44,13 @@ def tiny_config(model_dir: Path) -> dict:
             "tiny-a": {"source": str(model_dir), "layers": [1, 2], "batch_size": 16, "saes": [SAE, PRETRAINED]},
             "tiny-b": {"source": str(model_dir), "layers": [1], "batch_size": 16},
         },
-        "probes": {"ks": [1, 2, 4, 8]},
+        "probes": {"settings": {
+            "normal": {"ks": [1, 2, 4, 8]},
+            "scarcity": {"grid": [4, 20, 1024], "ks": [4], "baselines": ["logreg_l2", "knn"]},
+            "imbalance": {"grid": [0.3, 0.7], "ks": [4], "baselines": ["logreg_l2"]},
+            "label_noise": {"grid": [0.0, 0.3], "ks": [4]},
+            "ood": {"ks": [4]},
+        }},
     }
 
 
@@ -75,11 +82,11 @@ def full_run(tiny_workdir, single_figure_run):
 
 
 def test_single_figure_runs_only_the_jobs_it_needs(tiny_workdir, single_figure_run):
-    # tiny-a only: 3 datasets, 2 probed layers, a trained and a pretrained SAE;
-    # no OOD sets, no catalog, no tiny-b.
+    # tiny-a only, normal setting: 3 datasets, 6 baselines at 2 probed layers,
+    # a trained and a pretrained SAE; no OOD sets, no catalog, no tiny-b.
     assert single_figure_run == {
-        "datasets_prepare": 3, "model_prepare": 1, "activations_extract": 3, "probe_baseline": 6,
-        "sae_train": 1, "sae_import": 1, "sae_encode": 6, "probe_sae": 6, "aggregate_normal": 1,
+        "datasets_prepare": 3, "model_prepare": 1, "activations_extract": 3, "probe_baseline": 3 * 6 * 2,
+        "sae_train": 1, "sae_import": 1, "sae_encode": 6, "probe_sae": 6, "aggregate_setting": 1,
         "figure_auc_vs_k": 1,
     }
     assert (tiny_workdir / "results/tiny-a/figures/auc_vs_k.png").stat().st_size > 10_000
@@ -88,25 +95,66 @@ def test_single_figure_runs_only_the_jobs_it_needs(tiny_workdir, single_figure_r
     assert not (tiny_workdir / "resources/datasets/ood").exists()
 
 
-def test_all_results_tables(full_run):
+def test_all_results_normal_table(full_run):
     table = pd.read_parquet(full_run / "results/tiny-a/tables/normal.parquet")
     twin = pd.read_csv(full_run / "results/tiny-a/tables/normal.csv")
     assert list(twin.columns) == list(table.columns) and len(twin) == len(table)
     pd.testing.assert_series_equal(twin["test_auc"], table["test_auc"])
     datasets = {"87_glue_cola", "words_a", "words_b"}
     assert set(table["dataset"]) == datasets
-    base = table[table["method"] == "logreg_l2"]
-    assert len(base) == 3 * 2 and set(base["layer"]) == {1, 2}
+    base = table[table["method"] != "sae_topk_l1"]
+    assert len(base) == 3 * 6 * 2 and set(base["layer"]) == {1, 2}
+    assert set(base["method"]) == {"logreg_l2", "ridge", "pca_logreg", "knn", "xgboost", "mlp"}
     sae = table[table["method"] == "sae_topk_l1"]
     assert sorted(sae["k"].unique()) == [1, 2, 4, 8] and len(sae) == 3 * 4 * 2
     assert set(sae["sae"]) == {"topk-w64-k4", "pretrained-topk"}
     assert (table["n_train"] == 50).all() and (table["n_test"] == 100).all()  # 150 rows: min(n - 100, 1024)
     # The word datasets are separable from the activations of a random model.
-    easy = base[base["dataset"].isin(["words_a", "words_b"])]
+    easy = base[base["dataset"].isin(["words_a", "words_b"]) & (base["method"] == "logreg_l2")]
     assert (easy["test_auc"] > 0.8).all(), easy
-    assert table[["val_auc", "test_auc", "test_acc", "test_f1"]].notna().all().all()
+    assert table[["val_auc", "test_auc", "test_acc", "test_f1", "params"]].notna().all().all()
     b = pd.read_parquet(full_run / "results/tiny-b/tables/normal.parquet")
-    assert set(b["method"]) == {"logreg_l2"} and set(b["layer"]) == {1}
+    assert len(b) == 3 * 6 and set(b["layer"]) == {1}
+
+
+def test_all_results_other_settings(full_run):
+    tables = full_run / "results/tiny-a/tables"
+    scarcity = pd.read_parquet(tables / "scarcity.parquet")
+    assert set(scarcity["method"]) == {"logreg_l2", "knn", "sae_topk_l1"}
+    assert set(scarcity[scarcity["method"] != "sae_topk_l1"]["layer"]) == {2}  # the main layer: the SAE's
+    skipped = scarcity[scarcity["setting_value"] == 1024]
+    assert len(skipped) == 3 * 4 and skipped["test_auc"].isna().all() and (skipped["skipped"] != "").all()
+    assert set(scarcity.dropna(subset=["test_auc"])["n_train"]) == {4, 20}
+    imbalance = pd.read_parquet(tables / "imbalance.parquet")
+    assert sorted(imbalance["setting_value"].unique()) == [0.3, 0.7]
+    noise = pd.read_parquet(tables / "label_noise.parquet")
+    assert set(noise["method"]) == {"logreg_l2", "sae_topk_l1"} and len(noise) == 3 * 2 * 3
+    ood = pd.read_parquet(tables / "ood.parquet")
+    assert set(ood["dataset"]) == {"87_glue_cola"} and (ood["n_test"] == 300).all()
+    rates = pd.read_csv(tables / "win_rates.csv")
+    assert set(rates["setting"]) == {"normal", "scarcity", "imbalance", "label_noise", "ood"}
+    assert set(rates["sae"]) == {"topk-w64-k4", "pretrained-topk", "all"}
+    assert rates["win_rate"].between(0, 1).all()
+    arrows = pd.read_csv(tables / "quiver.csv")
+    assert arrows[["baseline_test_auc", "with_sae_test_auc"]].notna().all().all()
+    for name in ("auc_vs_train_size", "auc_vs_imbalance", "auc_vs_noise", "baselines_by_layer", "win_rates"):
+        assert (full_run / f"results/tiny-a/figures/{name}.png").stat().st_size > 10_000, name
+
+
+def test_changing_one_dataset_reruns_only_its_jobs(full_run):
+    # tiny-b has no SAE, so no SAE corpus ties its datasets together.
+    # (With corpus.source probe_train, a dataset also feeds tiny-a's SAE.)
+    # Snakemake compares checksums of inputs newer than their outputs, so the content must change.
+    source = full_run / "data/words_a.csv"
+    original, stat = source.read_bytes(), source.stat()
+    try:
+        source.write_bytes(original + b"w700 w1,pos\n")
+        counts = job_counts(full_run, "results/tiny-b/tables/normal.parquet", "results/tiny-b/tables/scarcity.parquet")
+    finally:
+        source.write_bytes(original)
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert counts == {"datasets_prepare": 1, "activations_extract": 1, "probe_baseline": 6 + 2,
+                      "aggregate_setting": 2}
 
 
 def test_all_results_side_products(full_run):
@@ -171,9 +219,12 @@ def test_paper_scale_dag_builds(tmp_path):
     counts = job_counts(tmp_path, "all_results", "--configfile", str(REPO / "config/benchmark.yaml"))
     assert counts["datasets_prepare"] == 113
     assert counts["activations_extract"] == 113
-    assert counts["probe_baseline"] == 113 * 4
+    # normal: 6 baselines x 4 layers; scarcity and imbalance: 6 at the main
+    # layer; label noise: 1; OOD: 1 on the 8 OOD sets. SAE probes: 4 SAEs in
+    # 4 settings x 113 datasets, plus OOD.
+    assert counts["probe_baseline"] == 113 * (6 * 4 + 6 + 6 + 1) + 8
     assert counts["sae_train"] == 4 and counts["sae_evaluate"] == 4
-    assert counts["probe_sae"] == 113 * 4
+    assert counts["probe_sae"] == 4 * (113 * 4 + 8)
     assert counts["model_prepare"] == 1  # the default config is not merged in
 
 

@@ -66,8 +66,56 @@ def sae_layers(model_cfg: dict) -> list[int]:
     return sorted({entry["layer"] for entry in model_cfg.get("saes", [])})
 
 
+def main_layer(model_cfg: dict) -> int:
+    """Where settings other than normal run their baselines: ``main_layer``,
+    else the first SAE's layer, else the first probed layer."""
+    if "main_layer" in model_cfg:
+        return model_cfg["main_layer"]
+    saes = model_cfg.get("saes", [])
+    return saes[0]["layer"] if saes else model_cfg["layers"][0]
+
+
+BASELINE_NAMES = ("logreg_l2", "ridge", "pca_logreg", "knn", "xgboost", "mlp")
+# What each setting runs unless the config says otherwise: the reference's
+# grids and k values (Kantamneni et al. 2025; utils_data.py, train_sae_probes.py)
+# and its baselines per setting (run_baselines.py), plus the ridge classifier.
+SETTING_DEFAULTS = {
+    "normal": {"grid": None, "ks": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512], "baselines": list(BASELINE_NAMES)},
+    "scarcity": {"grid": "reference", "ks": [16, 128], "baselines": list(BASELINE_NAMES)},
+    "imbalance": {"grid": "reference", "ks": [16, 128], "baselines": list(BASELINE_NAMES)},
+    "label_noise": {"grid": "reference", "ks": [16, 128], "baselines": ["logreg_l2"]},
+    "ood": {"grid": None, "ks": [128], "baselines": ["logreg_l2"]},
+}
+
+
+def probe_settings(config: dict) -> dict[str, dict]:
+    """The enabled settings, each with its ``grid`` (a list, or None), ``ks``
+    and ``baselines``: the config's keys over ``SETTING_DEFAULTS``."""
+    from saeprobe.splits import IMBALANCE_POSITIVE_FRACTIONS, NOISE_FLIP_FRACTIONS, SCARCITY_TRAIN_SIZES
+
+    reference_grids = {"scarcity": SCARCITY_TRAIN_SIZES, "imbalance": IMBALANCE_POSITIVE_FRACTIONS,
+                       "label_noise": NOISE_FLIP_FRACTIONS}
+    given = config.get("probes", {}).get("settings", {})
+    settings = {}
+    for name, defaults in SETTING_DEFAULTS.items():
+        entry = {**defaults, **given.get(name, {})}
+        if not entry.pop("enabled", True):
+            continue
+        if entry["grid"] == "reference":
+            entry["grid"] = list(reference_grids[name])
+        elif entry["grid"] is not None and defaults["grid"] is None:
+            raise ConfigError(f"probes.settings.{name}.grid: the {name} setting has no grid; remove the key")
+        settings[name] = entry
+    return settings
+
+
 def check_config(config: dict) -> None:
     for model, model_cfg in config["models"].items():
+        if main_layer(model_cfg) not in extraction_layers(model_cfg):
+            raise ConfigError(
+                f"models.{model}.main_layer: {main_layer(model_cfg)} is neither in layers nor an SAE's layer; "
+                "add it to layers"
+            )
         names = [s["name"] for s in model_cfg.get("saes", [])]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -77,6 +125,14 @@ def check_config(config: dict) -> None:
                 raise ConfigError(
                     f"models.{model}.saes[{entry['name']}]: k ({entry['k']}) exceeds width ({entry['width']})"
                 )
+    for name, entry in probe_settings(config).items():
+        grid = entry["grid"] or []
+        if name == "scarcity" and any(v < 2 or v != int(v) for v in grid):
+            raise ConfigError("probes.settings.scarcity.grid: training sizes must be whole numbers of at least 2")
+        if name == "imbalance" and any(not 0 < v < 1 for v in grid):
+            raise ConfigError("probes.settings.imbalance.grid: positive fractions must lie strictly between 0 and 1")
+        if name == "label_noise" and any(not 0 <= v <= 0.5 for v in grid):
+            raise ConfigError("probes.settings.label_noise.grid: flipped fractions must lie in [0, 0.5]")
     datasets = config["datasets"]
     if not datasets.get("reference") and not datasets.get("user_csv_dir"):
         raise ConfigError("datasets: set 'reference' (a list of names or \"all\") or 'user_csv_dir'")

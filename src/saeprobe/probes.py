@@ -96,6 +96,7 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         else:
             self.val_scores_, best = np.array([]), 0
         self.C_ = float(Cs[best])
+        self.best_params_ = {"C": self.C_}
         if self.engine == "batched":
             self.coef_, self.intercept_ = coef[-1, best], float(intercept[-1, best])
         else:
@@ -176,6 +177,7 @@ class TopLatentProbe(ClassifierMixin, BaseEstimator):
         ).fit(_columns(X, self.latents_), y)
         self.classes_ = self.probe_.classes_
         self.C_ = self.probe_.C_
+        self.best_params_ = self.probe_.best_params_
         self.val_auc_ = self.probe_.val_auc_
         return self
 
@@ -211,12 +213,18 @@ def rank_latents(X, y, ranking: Literal["normalized", "raw"] = "normalized") -> 
     return np.argsort(-diff, kind="stable")
 
 
+def positive_scores(estimator, X) -> np.ndarray:
+    """Scores that rank rows by P(y = 1): the probability where there is one."""
+    if hasattr(estimator, "predict_proba"):
+        return estimator.predict_proba(X)[:, 1]
+    return estimator.decision_function(X)
+
+
 def binary_metrics(probe, X_test, y_test) -> dict[str, float]:
     """Test ROC-AUC, accuracy and weighted F1, as the reference records them."""
-    proba = probe.predict_proba(X_test)[:, 1]
     pred = probe.predict(X_test)
     return {
-        "test_auc": float(roc_auc_score(y_test, proba)),
+        "test_auc": float(roc_auc_score(y_test, positive_scores(probe, X_test))),
         "test_acc": float(accuracy_score(y_test, pred)),
         "test_f1": float(f1_score(y_test, pred, average="weighted")),
     }

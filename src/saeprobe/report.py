@@ -40,6 +40,67 @@ def _figure(path: str | Path, size=(7, 4.5)):
         plt.close(fig)
 
 
+# The settings with a grid: the figure's x axis and whether it is a log scale.
+SETTING_AXES = {
+    "scarcity": ("training rows", True),
+    "imbalance": ("fraction of positive training (and test) rows", False),
+    "label_noise": ("fraction of training labels flipped", False),
+}
+
+
+def plot_auc_vs_setting(table: pd.DataFrame, setting: str, main_layer: int, path: str | Path, title: str = "") -> None:
+    """Mean test AUC over datasets against the setting's grid value, one line
+    per method (baselines at the main layer, each SAE probe per k)."""
+    import seaborn as sns
+
+    from saeprobe.summary import fitted_rows, method_labels
+
+    x_label, log_x = SETTING_AXES[setting]
+    sae, base = fitted_rows(table, main_layer)
+    rows = pd.concat([base, sae], ignore_index=True)
+    rows = rows.assign(method_label=method_labels(rows), setting_value=rows["setting_value"].astype(float))
+    with _figure(path, size=(8, 5)) as ax:
+        sns.lineplot(data=rows, x="setting_value", y="test_auc", hue="method_label", style="method_label",
+                     markers=True, dashes=False, errorbar=None, ax=ax)
+        if log_x:
+            ax.set_xscale("log", base=2)
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(f"mean test AUC ({rows['dataset'].nunique()} datasets)")
+        ax.set_title(title or f"{setting}: test AUC of each method")
+        ax.legend(fontsize="x-small", ncol=2, loc="lower right")
+
+
+def plot_baselines_by_layer(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
+    """Mean test AUC of each baseline against layer (normal setting)."""
+    import seaborn as sns
+
+    from saeprobe.probing import SAE_METHOD
+
+    base = table[table["method"] != SAE_METHOD].assign(layer=lambda t: t["layer"].astype(int))
+    with _figure(path) as ax:
+        sns.pointplot(data=base, x="layer", y="test_auc", hue="method", dodge=0.3, errorbar=("ci", 95),
+                      markersize=5, ax=ax)
+        ax.set_xlabel("layer (block output)")
+        ax.set_ylabel(f"mean test AUC ({base['dataset'].nunique()} datasets)")
+        ax.set_title(title or "Baselines by layer (normal setting)")
+        ax.legend(fontsize="small", loc="lower right")
+
+
+def plot_win_rates(rates: pd.DataFrame, path: str | Path, title: str = "") -> None:
+    """Bars: per setting, the fraction of cases where each SAE's best probe
+    (chosen on validation) beats the best baseline on test AUC."""
+    import seaborn as sns
+
+    with _figure(path) as ax:
+        sns.barplot(data=rates, x="setting", y="win_rate", hue="sae", ax=ax)
+        ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("setting")
+        ax.set_ylabel("SAE probe win rate over the best baseline")
+        ax.set_title(title or "How often an SAE probe beats the baselines")
+        ax.legend(fontsize="small", title="SAE")
+
+
 def plot_auc_vs_k(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
     """Mean test AUC over datasets against k, one line per SAE, baselines as
     horizontal lines (one per layer)."""

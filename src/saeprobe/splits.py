@@ -112,7 +112,7 @@ def imbalance_sizes(labels: np.ndarray, fractions=IMBALANCE_POSITIVE_FRACTIONS) 
     max_total = int(min(n_neg / (1 - min(fractions)), n_pos / max(fractions)))
     n_train = min(max_total - NORMAL_TEST_RESERVE, MAX_TRAIN_ROWS)
     n_test = max(NORMAL_TEST_RESERVE, max_total - n_train - 1)
-    if n_train < MIN_TRAIN_ROWS:
+    if n_train < 2:
         raise SettingSkipped(f"the imbalance grid leaves {n_train} training rows")
     return n_train, n_test
 

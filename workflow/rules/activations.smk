@@ -40,3 +40,19 @@ rule activations_corpus_text:
         "../../envs/torch.yaml"
     script:
         "../scripts/extract_corpus.py"
+
+
+use rule activations_extract as activations_extract_ood with:
+    input:
+        dataset="resources/datasets/ood/{dataset}.parquet",
+        model="resources/models/{model}",
+    output:
+        directory("results/{model}/activations/ood/{dataset}"),
+    params:
+        model=model_params,
+        corpus_layers=[],  # OOD prompts never enter an SAE corpus
+        max_norm_ratio=CORPUS["max_norm_ratio"],
+    log:
+        "logs/{model}/activations/ood/{dataset}.log",
+    benchmark:
+        "logs/{model}/activations/ood/{dataset}.bench.tsv"

@@ -2,7 +2,7 @@ import re
 
 from snakemake.utils import validate
 
-from saeprobe.config import check_config, extraction_layers, sae_entries, sae_layers
+from saeprobe.config import BASELINE_NAMES, check_config, extraction_layers, main_layer, probe_settings, sae_entries, sae_layers
 from saeprobe.datasets import reference_master_path, reference_ood_files, resolve_sources
 
 
@@ -21,6 +21,15 @@ TRAINED_SAES = {s for entries in SAES.values() for s, e in entries.items() if "p
 PRETRAINED_SAES = {s for entries in SAES.values() for s, e in entries.items() if "pretrained" in e}
 CORPUS = config["corpus"]
 USES_REFERENCE = bool(config["datasets"]["reference"])
+PROBE_SETTINGS = probe_settings(config)
+# Datasets with an OOD test set: the reference's eight, when selected.
+# Figures of AUC against a setting's grid, by the name in their path.
+SETTING_FIGURES = {
+    name: setting
+    for name, setting in (("train_size", "scarcity"), ("imbalance", "imbalance"), ("noise", "label_noise"))
+    if setting in PROBE_SETTINGS
+}
+OOD_DATASETS = [d for d in DATASETS if d in reference_ood_files()] if USES_REFERENCE else []
 
 
 def _alternatives(names):
@@ -32,6 +41,8 @@ wildcard_constraints:
     dataset=_alternatives(DATASETS),
     sae=_alternatives({s for specs in SAES.values() for s in specs}),
     layer=r"\d+",
+    setting=_alternatives(PROBE_SETTINGS),
+    method=_alternatives(BASELINE_NAMES),
     shard=r"\d{3}",
 
 
@@ -65,12 +76,31 @@ def corpus_inputs(wildcards):
     return [f"results/{model}/corpus/shard_{i:03d}" for i in range(CORPUS["num_shards"])]
 
 
-def probe_results(model):
-    """Per-job probe tables of one model, normal setting."""
+def probe_inputs(wildcards):
+    """A probe job's labels and features (activations, or an SAE's latents),
+    and in the OOD setting those of the dataset's OOD set too."""
+    model, dataset = wildcards.model, wildcards.dataset
+    if hasattr(wildcards, "sae"):
+        features = f"results/{model}/latents/{wildcards.sae}/{{}}{dataset}.npz"
+    else:
+        features = f"results/{model}/activations/{{}}{dataset}"
+    inputs = {"dataset": f"resources/datasets/{dataset}.parquet", "features": features.format("")}
+    if wildcards.setting == "ood":
+        inputs["ood_dataset"] = f"resources/datasets/ood/{dataset}.parquet"
+        inputs["ood_features"] = features.format("ood/")
+    return inputs
+
+
+def probe_results(model, setting):
+    """Per-job probe tables of one model and setting: each baseline at every
+    probed layer (normal) or at the main layer (other settings), and each SAE."""
+    cfg = MODELS[model]
+    layers = cfg["layers"] if setting == "normal" else [main_layer(cfg)]
+    datasets = OOD_DATASETS if setting == "ood" else DATASETS
     paths = []
-    for dataset in DATASETS:
-        folder = f"results/{model}/probes/normal/{dataset}"
-        paths += [f"{folder}/logreg_l2_layer_{layer}.parquet" for layer in MODELS[model]["layers"]]
+    for dataset in datasets:
+        folder = f"results/{model}/probes/{setting}/{dataset}"
+        paths += [f"{folder}/{m}_layer_{L}.parquet" for m in PROBE_SETTINGS[setting]["baselines"] for L in layers]
         paths += [f"{folder}/sae_{sae}.parquet" for sae in SAES[model]]
     return paths
 
@@ -79,14 +109,16 @@ def all_results_targets():
     targets = []
     if USES_REFERENCE:
         targets.append("resources/datasets/reference_catalog.parquet")
-        ood = reference_ood_files()
-        targets += [f"resources/datasets/ood/{d}.parquet" for d in DATASETS if d in ood]
+        targets += [f"resources/datasets/ood/{d}.parquet" for d in OOD_DATASETS]
     for model in MODELS:
-        targets += [
-            f"results/{model}/tables/normal.parquet",
-            f"results/{model}/tables/normal.csv",
-            f"results/{model}/figures/auc_vs_k.png",
-        ]
+        tables = f"results/{model}/tables"
+        figures = f"results/{model}/figures"
+        for setting in PROBE_SETTINGS:
+            targets += [f"{tables}/{setting}.parquet", f"{tables}/{setting}.csv"]
+        targets += [f"{tables}/comparison.csv", f"{tables}/win_rates.csv", f"{tables}/quiver.csv"]
+        targets += [f"{figures}/auc_vs_{axis}.png" for axis in SETTING_FIGURES]
+        if "normal" in PROBE_SETTINGS:
+            targets += [f"{figures}/auc_vs_k.png", f"{figures}/baselines_by_layer.png"]
         if SAES[model]:
-            targets += [f"results/{model}/tables/sae_metrics.csv", f"results/{model}/figures/fve_vs_l0.png"]
+            targets += [f"{tables}/sae_metrics.csv", f"{figures}/fve_vs_l0.png", f"{figures}/win_rates.png"]
     return targets

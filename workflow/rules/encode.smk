@@ -15,3 +15,15 @@ rule sae_encode:
         "../../envs/torch.yaml"
     script:
         "../scripts/encode_sae.py"
+
+
+use rule sae_encode as sae_encode_ood with:
+    input:
+        sae="results/{model}/saes/{sae}/sae.safetensors",
+        activations="results/{model}/activations/ood/{dataset}",
+    output:
+        "results/{model}/latents/{sae}/ood/{dataset}.npz",
+    log:
+        "logs/{model}/latents/{sae}/ood/{dataset}.log",
+    benchmark:
+        "logs/{model}/latents/{sae}/ood/{dataset}.bench.tsv"

@@ -1,16 +1,23 @@
+# One job per (setting, dataset, method): a baseline at one layer, or one
+# SAE's top-k probes for every k. Each job fits every grid value of its
+# setting. The jobs are small, so on a cluster they run in groups (group:).
+
+
 rule probe_baseline:
     input:
-        dataset="resources/datasets/{dataset}.parquet",
-        activations="results/{model}/activations/{dataset}",
+        unpack(probe_inputs),
     output:
-        "results/{model}/probes/normal/{dataset}/logreg_l2_layer_{layer}.parquet",
+        "results/{model}/probes/{setting}/{dataset}/{method}_layer_{layer}.parquet",
     params:
+        grid=lambda wc: PROBE_SETTINGS[wc.setting]["grid"],
         engine=config["probes"]["engine"],
     threads: 1
+    group:
+        "probe_fits"
     log:
-        "logs/{model}/probes/normal/{dataset}/logreg_l2_layer_{layer}.log",
+        "logs/{model}/probes/{setting}/{dataset}/{method}_layer_{layer}.log",
     benchmark:
-        "logs/{model}/probes/normal/{dataset}/logreg_l2_layer_{layer}.bench.tsv"
+        "logs/{model}/probes/{setting}/{dataset}/{method}_layer_{layer}.bench.tsv"
     conda:
         "../../envs/probes.yaml"
     script:
@@ -19,20 +26,22 @@ rule probe_baseline:
 
 rule probe_sae:
     input:
-        dataset="resources/datasets/{dataset}.parquet",
-        latents="results/{model}/latents/{sae}/{dataset}.npz",
+        unpack(probe_inputs),
     output:
-        "results/{model}/probes/normal/{dataset}/sae_{sae}.parquet",
+        "results/{model}/probes/{setting}/{dataset}/sae_{sae}.parquet",
     params:
+        grid=lambda wc: PROBE_SETTINGS[wc.setting]["grid"],
+        ks=lambda wc: PROBE_SETTINGS[wc.setting]["ks"],
         layer=lambda wc: SAES[wc.model][wc.sae]["layer"],
-        ks=config["probes"]["ks"],
         ranking=config["probes"]["latent_ranking"],
         engine=config["probes"]["engine"],
     threads: 1
+    group:
+        "probe_fits"
     log:
-        "logs/{model}/probes/normal/{dataset}/sae_{sae}.log",
+        "logs/{model}/probes/{setting}/{dataset}/sae_{sae}.log",
     benchmark:
-        "logs/{model}/probes/normal/{dataset}/sae_{sae}.bench.tsv"
+        "logs/{model}/probes/{setting}/{dataset}/sae_{sae}.bench.tsv"
     conda:
         "../../envs/probes.yaml"
     script:

@@ -1,4 +1,4 @@
-"""L2 logistic-regression baseline on one dataset's raw activations (normal setting)."""
+"""One baseline on one dataset's raw activations at one layer, every grid value of a setting."""
 
 from pathlib import Path
 
@@ -7,13 +7,25 @@ import pandas as pd
 
 from saeprobe.atomic import write_table
 from saeprobe.logs import job_logger
-from saeprobe.probing import baseline_normal
+from saeprobe.probing import baseline_table
 
 log = job_logger(snakemake.log[0], snakemake.threads)
 layer = int(snakemake.wildcards.layer)
-labels = pd.read_parquet(snakemake.input.dataset, columns=["label"])["label"].to_numpy()
-activations = np.load(Path(snakemake.input.activations) / f"layer_{layer}.npy")
-table = baseline_normal(activations, labels, engine=snakemake.params.engine, model=snakemake.wildcards.model,
-                        dataset=snakemake.wildcards.dataset, layer=layer)
+
+
+def activations_and_labels(features: str, dataset: str):
+    return (np.load(Path(features) / f"layer_{layer}.npy"),
+            pd.read_parquet(dataset, columns=["label"])["label"].to_numpy())
+
+
+X, labels = activations_and_labels(snakemake.input.features, snakemake.input.dataset)
+ood = None
+if snakemake.wildcards.setting == "ood":
+    ood = activations_and_labels(snakemake.input.ood_features, snakemake.input.ood_dataset)
+table = baseline_table(
+    snakemake.wildcards.method, X, labels, setting=snakemake.wildcards.setting,
+    grid=snakemake.params.grid, ood=ood, engine=snakemake.params.engine, n_jobs=snakemake.threads,
+    model=snakemake.wildcards.model, dataset=snakemake.wildcards.dataset, layer=layer,
+)
 write_table(snakemake.output[0], table)
 log.info("\n%s", table.to_string())

@@ -1,16 +1,26 @@
-"""Top-k SAE latent probes on one dataset, for every k (normal setting)."""
+"""One SAE's top-k latent probes on one dataset, for every k and every grid value of a setting."""
 
 import pandas as pd
 
 from saeprobe.atomic import write_table
 from saeprobe.encoding import load_latents
 from saeprobe.logs import job_logger
-from saeprobe.probing import sae_probes_normal
+from saeprobe.probing import sae_probe_table
 
 log = job_logger(snakemake.log[0], snakemake.threads)
-labels = pd.read_parquet(snakemake.input.dataset, columns=["label"])["label"].to_numpy()
-table = sae_probes_normal(
-    load_latents(snakemake.input.latents), labels, ks=snakemake.params.ks, ranking=snakemake.params.ranking,
+
+
+def latents_and_labels(features: str, dataset: str):
+    return load_latents(features), pd.read_parquet(dataset, columns=["label"])["label"].to_numpy()
+
+
+X, labels = latents_and_labels(snakemake.input.features, snakemake.input.dataset)
+ood = None
+if snakemake.wildcards.setting == "ood":
+    ood = latents_and_labels(snakemake.input.ood_features, snakemake.input.ood_dataset)
+table = sae_probe_table(
+    X, labels, ks=snakemake.params.ks, setting=snakemake.wildcards.setting,
+    grid=snakemake.params.grid, ood=ood, ranking=snakemake.params.ranking,
     engine=snakemake.params.engine,
     model=snakemake.wildcards.model, dataset=snakemake.wildcards.dataset,
     layer=snakemake.params.layer, sae=snakemake.wildcards.sae,
