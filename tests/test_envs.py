@@ -22,7 +22,7 @@ HEAVY = {
     "torch": "torch", "transformers": "transformers", "nnsight": "nnsight", "gguf": "gguf",
     "accelerate": "accelerate", "safetensors": "safetensors", "scikit-learn": "sklearn", "scipy": "scipy",
     "matplotlib": "matplotlib", "seaborn": "seaborn", "pyarrow": "pyarrow", "zstandard": "zstandard",
-    "threadpoolctl": "threadpoolctl", "huggingface_hub": "huggingface_hub",
+    "threadpoolctl": "threadpoolctl", "huggingface_hub": "huggingface_hub", "xgboost": "xgboost",
 }
 
 BLOCKER = """

@@ -75,7 +75,9 @@ def main_layer(model_cfg: dict) -> int:
     return saes[0]["layer"] if saes else model_cfg["layers"][0]
 
 
+# Method names in paths and results tables.
 BASELINE_NAMES = ("logreg_l2", "ridge", "pca_logreg", "knn", "xgboost", "mlp")
+SAE_METHOD = "sae_topk_l1"
 # What each setting runs unless the config says otherwise: the reference's
 # grids and k values (Kantamneni et al. 2025; utils_data.py, train_sae_probes.py)
 # and its baselines per setting (run_baselines.py), plus the ridge classifier.

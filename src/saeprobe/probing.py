@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from saeprobe.baselines import KNNProbe, MLPProbe, PCALogisticProbe, RidgeProbe, XGBoostProbe
+from saeprobe.config import SAE_METHOD
 from saeprobe.probes import TopLatentProbe, ValidatedLogisticRegression, binary_metrics, k_grid
 from saeprobe.splits import (
     IMBALANCE_POSITIVE_FRACTIONS, NOISE_FLIP_FRACTIONS, SCARCITY_TRAIN_SIZES, SettingSkipped, flip_labels,
@@ -48,7 +49,6 @@ BASELINES = {
     "xgboost": lambda engine, n_jobs: XGBoostProbe(n_jobs=n_jobs),
     "mlp": lambda engine, n_jobs: MLPProbe(),
 }
-SAE_METHOD = "sae_topk_l1"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from saeprobe.atomic import atomic_path
+from saeprobe.config import SAE_METHOD
 
 
 def combine_results(paths: list[str | Path]) -> pd.DataFrame:
@@ -74,8 +75,6 @@ def plot_baselines_by_layer(table: pd.DataFrame, path: str | Path, title: str = 
     """Mean test AUC of each baseline against layer (normal setting)."""
     import seaborn as sns
 
-    from saeprobe.probing import SAE_METHOD
-
     base = table[table["method"] != SAE_METHOD].assign(layer=lambda t: t["layer"].astype(int))
     with _figure(path) as ax:
         sns.pointplot(data=base, x="layer", y="test_auc", hue="method", dodge=0.3, errorbar=("ci", 95),
@@ -106,7 +105,7 @@ def plot_auc_vs_k(table: pd.DataFrame, path: str | Path, title: str = "") -> Non
     horizontal lines (one per layer)."""
     import seaborn as sns
 
-    sae = table[table["method"] == "sae_topk_l1"].copy()
+    sae = table[table["method"] == SAE_METHOD].copy()
     base = table[table["method"] == "logreg_l2"]
     n_datasets = table["dataset"].nunique()
     with _figure(path) as ax:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from saeprobe.probing import SAE_METHOD
+from saeprobe.config import SAE_METHOD
 
 CASE = ["setting", "dataset", "setting_value"]
 ALL_SAES = "all"
