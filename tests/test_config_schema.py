@@ -83,3 +83,42 @@ def test_main_layer_defaults_and_must_be_extracted():
     config = {"models": {"m": {"layers": [3], "main_layer": 4}}, "datasets": {"reference": ["x"]}}
     with pytest.raises(ConfigError, match="models.m.main_layer"):
         check_config(config)
+
+
+def test_job_resources_merge_rule_over_class_over_defaults():
+    from saeprobe.config import RESOURCE_DEFAULTS, job_resources
+
+    config = {"resources": {"gpu": {"mem_mb": 64000, "gres": "gpu:a100:1"}, "rules": {"sae_train": {"runtime": 600}}}}
+    assert job_resources(config, "sae_train") == {**RESOURCE_DEFAULTS["gpu"], "mem_mb": 64000,
+                                                  "gres": "gpu:a100:1", "runtime": 600}
+    assert job_resources(config, "sae_encode")["runtime"] == RESOURCE_DEFAULTS["gpu"]["runtime"]
+    assert job_resources({}, "probe_sae") == RESOURCE_DEFAULTS["cpu"]
+    with pytest.raises(KeyError, match="JOB_CLASSES"):
+        job_resources({}, "no_such_rule")
+
+
+def test_resources_of_an_unknown_rule_are_named():
+    from saeprobe.config import ConfigError, check_config
+
+    config = {"models": {}, "datasets": {"reference": ["x"]}, "resources": {"rules": {"sae_trian": {"runtime": 5}}}}
+    with pytest.raises(ConfigError, match=r"resources.rules: \['sae_trian'\]"):
+        check_config(config)
+
+
+def test_every_rule_that_runs_as_a_job_takes_its_resources_from_config():
+    import re
+
+    from saeprobe.config import JOB_CLASSES
+
+    classed = {rule for rules in JOB_CLASSES.values() for rule in rules}
+    seen = set()
+    for rule_file in (REPO / "workflow/rules").glob("*.smk"):
+        for block in re.split(r"^(?=rule |use rule )", rule_file.read_text(), flags=re.M)[1:]:
+            name = re.match(r"(?:rule (\w+):|use rule \w+ as (\w+) with:)", block).groups()
+            name = name[0] or name[1]
+            if "localrule: True" in block:
+                continue
+            assert f'threads: job_threads("{name}")' in block, name
+            assert f'**cluster_resources("{name}")' in block, name
+            seen.add(name)
+    assert seen == classed

@@ -135,6 +135,42 @@ def check_config(config: dict) -> None:
             raise ConfigError("probes.settings.imbalance.grid: positive fractions must lie strictly between 0 and 1")
         if name == "label_noise" and any(not 0 <= v <= 0.5 for v in grid):
             raise ConfigError("probes.settings.label_noise.grid: flipped fractions must lie in [0, 0.5]")
+    known_rules = [rule for rules in JOB_CLASSES.values() for rule in rules]
+    unknown = sorted(set(config.get("resources", {}).get("rules", {})) - set(known_rules))
+    if unknown:
+        raise ConfigError(f"resources.rules: {unknown} are not rules that run as jobs; choose from {sorted(known_rules)}")
     datasets = config["datasets"]
     if not datasets.get("reference") and not datasets.get("user_csv_dir"):
         raise ConfigError("datasets: set 'reference' (a list of names or \"all\") or 'user_csv_dir'")
+
+
+# What a job asks a cluster for, by the kind of work it does. GPU jobs run
+# the model or an SAE; the others read tables and fit probes. Memory in MB,
+# runtime in minutes; both are multiplied by the attempt number on a retry.
+JOB_CLASSES = {
+    "gpu": ("model_prepare", "activations_extract", "activations_extract_ood", "activations_corpus_text",
+            "sae_train", "sae_import", "sae_evaluate", "sae_encode", "sae_encode_ood"),
+    "cpu": ("datasets_prepare", "datasets_prepare_ood", "datasets_reference_catalog",
+            "probe_baseline", "probe_sae"),
+}
+RESOURCE_DEFAULTS = {
+    "gpu": {"gres": "gpu:1", "threads": 4, "mem_mb": 32000, "runtime": 60, "slurm_partition": None},
+    "cpu": {"gres": None, "threads": 1, "mem_mb": 4000, "runtime": 20, "slurm_partition": None},
+}
+
+
+def job_class(rule: str) -> str:
+    for name, rules in JOB_CLASSES.items():
+        if rule in rules:
+            return name
+    raise KeyError(f"rule {rule!r} has no job class; add it to saeprobe.config.JOB_CLASSES")
+
+
+def job_resources(config: dict, rule: str) -> dict:
+    """``rule``'s threads, gres, mem_mb, runtime and slurm_partition: the
+    config's ``resources.rules.<rule>`` over ``resources.<class>`` over
+    ``RESOURCE_DEFAULTS``."""
+    kind = job_class(rule)
+    given = config.get("resources", {})
+    return {**RESOURCE_DEFAULTS[kind], **given.get(kind, {}), **given.get("rules", {}).get(rule, {})}
+

@@ -8,7 +8,9 @@ rule activations_extract:
         model=model_params,
         corpus_layers=lambda wc: sae_layers(MODELS[wc.model]) if corpus_from_probe_prompts() else [],
         max_norm_ratio=CORPUS["max_norm_ratio"],
-    threads: 2
+    threads: job_threads("activations_extract")
+    resources:
+        **cluster_resources("activations_extract"),
     log:
         "logs/{model}/activations/{dataset}.log",
     benchmark:
@@ -31,7 +33,9 @@ rule activations_corpus_text:
         num_shards=CORPUS["num_shards"],
         max_seq_len=CORPUS["max_seq_len"],
         max_norm_ratio=CORPUS["max_norm_ratio"],
-    threads: 2
+    threads: job_threads("activations_corpus_text")
+    resources:
+        **cluster_resources("activations_corpus_text"),
     log:
         "logs/{model}/corpus/shard_{shard}.log",
     benchmark:
@@ -52,6 +56,9 @@ use rule activations_extract as activations_extract_ood with:
         model=model_params,
         corpus_layers=[],  # OOD prompts never enter an SAE corpus
         max_norm_ratio=CORPUS["max_norm_ratio"],
+    threads: job_threads("activations_extract_ood")
+    resources:
+        **cluster_resources("activations_extract_ood"),
     log:
         "logs/{model}/activations/ood/{dataset}.log",
     benchmark:

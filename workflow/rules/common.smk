@@ -1,9 +1,38 @@
 import re
 
+from snakemake.logging import logger
 from snakemake.utils import validate
 
-from saeprobe.config import BASELINE_NAMES, check_config, extraction_layers, main_layer, probe_settings, sae_entries, sae_layers
+from saeprobe.config import (
+    BASELINE_NAMES,
+    check_config,
+    extraction_layers,
+    job_resources,
+    main_layer,
+    probe_settings,
+    sae_entries,
+    sae_layers,
+)
 from saeprobe.datasets import reference_master_path, reference_ood_files, resolve_sources
+from saeprobe.driver import cancel_orphan_slurm_jobs, claim_driver_lock, remove_stale_locks
+
+
+# A killed driver leaves Snakemake's lock behind; the driver that holds the
+# operating-system lock knows it is the only one alive, and clears it (so the
+# usual command also resumes). Jobs re-parse this file: they leave it alone.
+DRIVES_THIS_DIRECTORY = workflow.is_main_process and claim_driver_lock()
+if DRIVES_THIS_DIRECTORY:
+    for stale in remove_stale_locks():
+        logger.warning(f"Removed {stale}: a lock left by a run whose driver was killed (no driver is alive here).")
+
+
+onstart:
+    # Slurm jobs submitted from here by a killed driver would run twice.
+    if DRIVES_THIS_DIRECTORY and not workflow.local_exec:
+        cancelled = cancel_orphan_slurm_jobs()
+        if cancelled:
+            logger.warning(f"Cancelled Slurm jobs {', '.join(cancelled)}, left running by a killed driver; "
+                           "they are submitted again (SAE training resumes from its checkpoint).")
 
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
@@ -44,6 +73,25 @@ wildcard_constraints:
     setting=_alternatives(PROBE_SETTINGS),
     method=_alternatives(BASELINE_NAMES),
     shard=r"\d{3}",
+
+
+def job_threads(rule):
+    return job_resources(config, rule)["threads"]
+
+
+def cluster_resources(rule):
+    """The rule's SLURM request (config: resources). Memory and runtime grow
+    with the attempt, so a job retried after running out asks for more."""
+    spec = job_resources(config, rule)
+    request = {
+        "mem_mb": lambda wildcards, attempt: spec["mem_mb"] * attempt,
+        "runtime": lambda wildcards, attempt: spec["runtime"] * attempt,
+    }
+    if spec["gres"]:
+        request["gres"] = spec["gres"]
+    if spec["slurm_partition"]:
+        request["slurm_partition"] = spec["slurm_partition"]
+    return request
 
 
 def model_params(wildcards):

@@ -12,6 +12,9 @@ rule datasets_prepare:
         },
         max_rows=config["datasets"]["max_rows"],
         seed=config["datasets"]["subsample_seed"],
+    threads: job_threads("datasets_prepare")
+    resources:
+        **cluster_resources("datasets_prepare"),
     log:
         "logs/datasets/{dataset}.log",
     benchmark:
@@ -31,6 +34,9 @@ use rule datasets_prepare as datasets_prepare_ood with:
         source=lambda wc: {"name": wc.dataset, "text_column": "prompt", "label_column": "target", "link": ""},
         max_rows=None,
         seed=0,
+    threads: job_threads("datasets_prepare_ood")
+    resources:
+        **cluster_resources("datasets_prepare_ood"),
     log:
         "logs/datasets/ood/{dataset}.log",
     benchmark:
@@ -42,6 +48,9 @@ rule datasets_reference_catalog:
         reference_master_path(),
     output:
         "resources/datasets/reference_catalog.parquet",
+    threads: job_threads("datasets_reference_catalog")
+    resources:
+        **cluster_resources("datasets_reference_catalog"),
     log:
         "logs/datasets/reference_catalog.log",
     benchmark:

@@ -6,7 +6,9 @@ rule sae_encode:
         "results/{model}/latents/{sae}/{dataset}.npz",
     params:
         layer=lambda wc: SAES[wc.model][wc.sae]["layer"],
-    threads: 1
+    threads: job_threads("sae_encode")
+    resources:
+        **cluster_resources("sae_encode"),
     log:
         "logs/{model}/latents/{sae}/{dataset}.log",
     benchmark:
@@ -23,6 +25,9 @@ use rule sae_encode as sae_encode_ood with:
         activations="results/{model}/activations/ood/{dataset}",
     output:
         "results/{model}/latents/{sae}/ood/{dataset}.npz",
+    threads: job_threads("sae_encode_ood")
+    resources:
+        **cluster_resources("sae_encode_ood"),
     log:
         "logs/{model}/latents/{sae}/ood/{dataset}.log",
     benchmark:

@@ -3,6 +3,9 @@ rule model_prepare:
         directory("resources/models/{model}"),
     params:
         source=lambda wc: MODELS[wc.model]["source"],
+    threads: job_threads("model_prepare")
+    resources:
+        **cluster_resources("model_prepare"),
     log:
         "logs/{model}/model_prepare.log",
     benchmark:

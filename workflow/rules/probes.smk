@@ -11,7 +11,9 @@ rule probe_baseline:
     params:
         grid=lambda wc: PROBE_SETTINGS[wc.setting]["grid"],
         engine=config["probes"]["engine"],
-    threads: 1
+    threads: job_threads("probe_baseline")
+    resources:
+        **cluster_resources("probe_baseline"),
     group:
         "probe_fits"
     log:
@@ -35,7 +37,9 @@ rule probe_sae:
         layer=lambda wc: SAES[wc.model][wc.sae]["layer"],
         ranking=config["probes"]["latent_ranking"],
         engine=config["probes"]["engine"],
-    threads: 1
+    threads: job_threads("probe_sae")
+    resources:
+        **cluster_resources("probe_sae"),
     group:
         "probe_fits"
     log:

@@ -12,7 +12,9 @@ rule sae_train:
         # Not an output: Snakemake deletes outputs before a rerun, and the
         # checkpoint must survive a killed job so the rerun can resume.
         checkpoint="results/{model}/checkpoints/{sae}.pt",
-    threads: 2
+    threads: job_threads("sae_train")
+    resources:
+        **cluster_resources("sae_train"),
     log:
         "logs/{model}/saes/{sae}.log",
     benchmark:
@@ -35,7 +37,9 @@ rule sae_import:
         metrics="results/{model}/saes/{sae}/metrics.json",
     params:
         spec=lambda wc: SAES[wc.model][wc.sae],
-    threads: 2
+    threads: job_threads("sae_import")
+    resources:
+        **cluster_resources("sae_import"),
     log:
         "logs/{model}/saes/{sae}.log",
     benchmark:
@@ -58,7 +62,9 @@ rule sae_evaluate:
         layer=lambda wc: SAES[wc.model][wc.sae]["layer"],
         model=model_params,
         evaluation=config["sae_evaluation"],
-    threads: 2
+    threads: job_threads("sae_evaluate")
+    resources:
+        **cluster_resources("sae_evaluate"),
     log:
         "logs/{model}/saes/{sae}.evaluate.log",
     benchmark:
