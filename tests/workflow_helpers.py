@@ -2,15 +2,45 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def start_run(workdir: Path, *args: str) -> subprocess.Popen:
+    """`snakemake all_results *args` in the background, in its own process
+    group as a shell runs it; its output goes to driver-<time>.log."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(workdir), "all_results", *args]
+    log = open(workdir / f"driver-{time.time_ns()}.log", "w")
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_for(condition, what: str, run: subprocess.Popen | None = None, timeout: float = 600) -> None:
+    """Poll ``condition`` until true; fail if ``run`` ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if run is not None and run.poll() is not None:
+            raise AssertionError(f"the run ended (rc {run.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def kill_when(run: subprocess.Popen, condition, sig: signal.Signals, what: str) -> None:
+    """Send ``sig`` to the run's process group once ``condition`` holds."""
+    wait_for(condition, what, run)
+    os.killpg(run.pid, sig)
+    run.wait(timeout=120)
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -57,3 +87,40 @@ def job_counts(workdir: Path, *targets: str) -> dict[str, int]:
             break
     counts.pop("total", None)
     return counts
+
+
+SMALL_SAE = {"name": "topk-w64-k4", "layer": 2, "architecture": "topk", "width": 64, "k": 4,
+             "batch_size": 128, "lr": 0.003, "dead_tokens": 2000, "checkpoint_every": 20}
+
+
+def small_config(model_dir: Path, sae_steps: int = 400) -> dict:
+    """One model, two word datasets, a TopK SAE and two settings: about 30 jobs."""
+    return {
+        "datasets": {"reference": [], "user_csv_dir": "data", "max_rows": 150},
+        "models": {"tiny": {"source": str(model_dir), "layers": [1, 2], "batch_size": 16,
+                            "saes": [{**SMALL_SAE, "steps": sae_steps}]}},
+        "probes": {"settings": {
+            "normal": {"ks": [1, 4], "baselines": ["logreg_l2", "ridge"]},
+            "label_noise": {"grid": [0.0, 0.3], "ks": [4]},
+            "scarcity": {"enabled": False},
+            "imbalance": {"enabled": False},
+            "ood": {"enabled": False},
+        }},
+    }
+
+
+def make_small_workdir(path: Path, config: dict) -> Path:
+    (path / "data").mkdir(parents=True)
+    write_word_dataset(path / "data" / "words_a.csv", 160, range(1, 4), range(100, 103), seed=1)
+    write_word_dataset(path / "data" / "words_b.csv", 160, range(200, 203), range(300, 303), seed=2)
+    write_config(path, config)
+    return path
+
+
+def result_tables(workdir: Path, model: str = "tiny") -> dict[str, pd.DataFrame]:
+    """Every table of a model's results, rows in a fixed order."""
+    tables = {}
+    for path in sorted((workdir / f"results/{model}/tables").iterdir()):
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        tables[path.name] = table.sort_values(list(table.columns[:8])).reset_index(drop=True)
+    return tables

@@ -69,7 +69,6 @@ PreemptMode=REQUEUE
 KillWait=10
 # A requeued job waits cred_expire + 1 s before it may start again (default 120 s).
 AuthInfo=cred_expire=10
-SchedulerParameters=defer_batch
 NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=low Nodes=$host Default=YES MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE OverSubscribe=NO
 PartitionName=high Nodes=$host MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF OverSubscribe=NO

@@ -32,7 +32,7 @@ onstart:
         cancelled = cancel_orphan_slurm_jobs()
         if cancelled:
             logger.warning(f"Cancelled Slurm jobs {', '.join(cancelled)}, left running by a killed driver; "
-                           "they are submitted again (SAE training resumes from its checkpoint).")
+                           "they are submitted again (an SAE training job resumes from its checkpoint).")
 
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
