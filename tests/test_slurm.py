@@ -91,8 +91,9 @@ def test_pipeline_on_slurm_survives_preemption_scancel_and_a_killed_driver(slurm
     # Long enough training (~15 s) for a preemption to land in the middle of it.
     config = small_config(tiny_model_dir, sae_steps=6000)
     config["models"]["tiny"]["saes"][0]["checkpoint_every"] = 200
-    # A CPU-only node with 2 cores: no GPU request, one thread per job.
-    config["resources"] = {"gpu": {"gres": None, "threads": 1, "mem_mb": 1000, "runtime": 10},
+    # The node has 2 cores and one (nominal) GPU: GPU jobs ask for it with
+    # --gres=gpu:1, as on a GPU cluster, and run one at a time.
+    config["resources"] = {"gpu": {"gres": "gpu:1", "threads": 1, "mem_mb": 1000, "runtime": 10},
                            "cpu": {"threads": 1, "mem_mb": 500, "runtime": 10}}
     reference = make_small_workdir(tmp_path / "local", config)
     snakemake(reference, "all_results")

@@ -145,13 +145,13 @@ def check_config(config: dict) -> None:
 
 
 # What a job asks a cluster for, by the kind of work it does. GPU jobs run
-# the model or an SAE; the others read tables and fit probes. Memory in MB,
+# the model or an SAE; CPU jobs fit probes. (Dataset preparation and the
+# tables and figures are local rules: they run in the driver.) Memory in MB,
 # runtime in minutes; both are multiplied by the attempt number on a retry.
 JOB_CLASSES = {
     "gpu": ("model_prepare", "activations_extract", "activations_extract_ood", "activations_corpus_text",
             "sae_train", "sae_import", "sae_evaluate", "sae_encode", "sae_encode_ood"),
-    "cpu": ("datasets_prepare", "datasets_prepare_ood", "datasets_reference_catalog",
-            "probe_baseline", "probe_sae"),
+    "cpu": ("probe_baseline", "probe_sae"),
 }
 RESOURCE_DEFAULTS = {
     "gpu": {"gres": "gpu:1", "threads": 4, "mem_mb": 32000, "runtime": 60, "slurm_partition": None},

@@ -27,8 +27,8 @@ install_packages() {
 }
 
 write_conf() {
-    if [[ -e $CONF ]] && ! grep -qF "$MARKER" "$CONF"; then
-        echo "error: $CONF exists and was not written by this script; not touching a real cluster's config" >&2
+    if [[ -e $CONF ]] && ! grep -qF "$MARKER" "$CONF" || [[ -e /etc/slurm/gres.conf ]] && ! grep -qF "$MARKER" /etc/slurm/gres.conf; then
+        echo "error: $CONF or gres.conf exists and was not written by this script; not touching a real cluster's config" >&2
         exit 1
     fi
     local host cpus mem_mb
@@ -69,10 +69,17 @@ PreemptMode=REQUEUE
 KillWait=10
 # A requeued job waits cred_expire + 1 s before it may start again (default 120 s).
 AuthInfo=cred_expire=10
-NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+# One GPU in name only (its "device" is /dev/null), so that jobs asking for --gres=gpu:1
+# are scheduled as on a GPU cluster.
+GresTypes=gpu
+NodeName=$host CPUs=$cpus RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN
 PartitionName=low Nodes=$host Default=YES MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE OverSubscribe=NO
 PartitionName=high Nodes=$host MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF OverSubscribe=NO
 CONF
+    cat > /etc/slurm/gres.conf <<GRES
+$MARKER
+NodeName=$host Name=gpu File=/dev/null
+GRES
 }
 
 start() {
@@ -116,7 +123,7 @@ stop_daemons() {
 
 stop() {
     stop_daemons
-    [[ -e $CONF ]] && grep -qF "$MARKER" "$CONF" && rm -f "$CONF"
+    [[ -e $CONF ]] && grep -qF "$MARKER" "$CONF" && rm -f "$CONF" /etc/slurm/gres.conf
     echo "SLURM stopped" >&2
 }
 

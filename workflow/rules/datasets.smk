@@ -12,9 +12,8 @@ rule datasets_prepare:
         },
         max_rows=config["datasets"]["max_rows"],
         seed=config["datasets"]["subsample_seed"],
-    threads: job_threads("datasets_prepare")
-    resources:
-        **cluster_resources("datasets_prepare"),
+    # Reads a local file in a second: on a cluster, not worth a job.
+    localrule: True
     log:
         "logs/datasets/{dataset}.log",
     benchmark:
@@ -34,9 +33,7 @@ use rule datasets_prepare as datasets_prepare_ood with:
         source=lambda wc: {"name": wc.dataset, "text_column": "prompt", "label_column": "target", "link": ""},
         max_rows=None,
         seed=0,
-    threads: job_threads("datasets_prepare_ood")
-    resources:
-        **cluster_resources("datasets_prepare_ood"),
+    localrule: True
     log:
         "logs/datasets/ood/{dataset}.log",
     benchmark:
@@ -48,9 +45,8 @@ rule datasets_reference_catalog:
         reference_master_path(),
     output:
         "resources/datasets/reference_catalog.parquet",
-    threads: job_threads("datasets_reference_catalog")
-    resources:
-        **cluster_resources("datasets_reference_catalog"),
+    # Reads a local file in a second: on a cluster, not worth a job.
+    localrule: True
     log:
         "logs/datasets/reference_catalog.log",
     benchmark:

@@ -9,6 +9,9 @@ rule sae_encode:
     threads: job_threads("sae_encode")
     resources:
         **cluster_resources("sae_encode"),
+    # Encodings take seconds: on a cluster they run many to a job.
+    group:
+        "sae_encodings"
     log:
         "logs/{model}/latents/{sae}/{dataset}.log",
     benchmark:
