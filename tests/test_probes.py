@@ -67,6 +67,21 @@ def test_engines_agree_where_the_solvers_converge():
         assert np.array_equal(batched.predict(X[:50]), reference.predict(X[:50]))
 
 
+def test_on_badly_scaled_latents_batched_matches_converged_sklearn_and_saga_does_not():
+    # Latent-like columns: non-negative, sparse, scales from 1 to 300.
+    rng = np.random.default_rng(0)
+    scales = np.array([300, 1, 300, 1, 50, 1, 1, 1.0])
+    X = rng.exponential(size=(400, 8)) * (rng.random((400, 8)) < 0.5) * scales
+    y = (X[:, 0] / 300 + X[:, 1] + 0.7 * rng.normal(size=400) > 0.8).astype(int)
+    fits = {engine: ValidatedLogisticRegression("l1", Cs=[1.0, 0.01], engine=engine).fit(X, y)
+            for engine in ("sklearn", "liblinear", "batched")}
+    assert fits["batched"].C_ == fits["liblinear"].C_ == 1.0
+    np.testing.assert_allclose(fits["batched"].coef_, fits["liblinear"].coef_, atol=1e-3)
+    assert fits["batched"].intercept_ == pytest.approx(fits["liblinear"].intercept_, abs=1e-3)
+    # saga's 1000 epochs, as the reference runs them, end far from the optimum.
+    assert abs(fits["sklearn"].coef_[1] - fits["liblinear"].coef_[1]) > 1.0
+
+
 def test_top_latent_probe_uses_the_k_best_latents():
     rng = np.random.default_rng(2)
     y = np.tile([0, 1], 150)

@@ -41,22 +41,25 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
     penalty : "l1" or "l2"
     Cs : array of candidate inverse regularisation strengths, tried in order;
         ties keep the first (the reference's ``np.argmax``).
-    engine : "batched" or "sklearn"
+    engine : "batched", "sklearn" or "liblinear"
         ``batched`` solves every (C, validation split) problem and the refits
         together with ``batched_logistic.fit_logistic_batch``, on the GPU
         when there is one. ``sklearn`` is the reference's grid of single
         fits: lbfgs for L2, saga for L1, ``max_iter`` 1000. On SAE latents
         (values up to ~1e3, often separable at large k) saga stops at
         ``max_iter`` far from the optimum, as it does in the reference, and
-        costs tens of seconds per fit at k=512; ``benchmarks/probe_engine.py``
-        compares the two.
+        costs tens of seconds per fit at k=512. ``liblinear`` is a grid of
+        single sklearn fits that do converge (liblinear, tolerance 1e-6, the
+        intercept's penalty made negligible by ``intercept_scaling`` 1000):
+        the answer the grid has when its solver gets there.
+        ``benchmarks/probe_engine.py`` compares the three.
     """
 
     def __init__(
         self,
         penalty: Literal["l1", "l2"] = "l2",
         Cs=REFERENCE_CS,
-        engine: Literal["batched", "sklearn"] = "batched",
+        engine: Literal["batched", "sklearn", "liblinear"] = "batched",
         max_iter: int = 1000,
         random_state: int = 1,
     ):
@@ -82,10 +85,10 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         if self.engine == "batched":
             # The refits at every C join the batch: cheaper than a second solve.
             coef, intercept = self._solve_batched(X, y, fit_rows + [everything], Cs)
-        elif self.engine == "sklearn":
+        elif self.engine in ("sklearn", "liblinear"):
             coef, intercept = self._solve_sklearn(X, y, fit_rows, Cs)
         else:
-            raise ValueError(f"engine must be 'batched' or 'sklearn', got {self.engine!r}")
+            raise ValueError(f"engine must be 'batched', 'sklearn' or 'liblinear', got {self.engine!r}")
         if splits:
             self.val_scores_ = np.array([
                 np.mean([roc_auc_score(y[val], _proba(X[val], coef[s, c], intercept[s, c]))
@@ -121,12 +124,14 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         """The same, one sklearn fit at a time, rows in the order given."""
         coef = np.zeros((len(row_sets), len(Cs), X.shape[1]))
         intercept = np.zeros((len(row_sets), len(Cs)))
+        if self.engine == "liblinear":
+            solver = {"solver": "liblinear", "intercept_scaling": 1000.0, "tol": 1e-6, "max_iter": 100 * self.max_iter}
+        else:
+            solver = {"solver": "saga" if self.penalty == "l1" else "lbfgs", "max_iter": self.max_iter}
         for i, rows in enumerate(row_sets):
             for j, C in enumerate(Cs):
                 model = LogisticRegression(
-                    C=C, l1_ratio=1.0 if self.penalty == "l1" else 0.0,
-                    solver="saga" if self.penalty == "l1" else "lbfgs",
-                    max_iter=self.max_iter, random_state=self.random_state,
+                    C=C, l1_ratio=1.0 if self.penalty == "l1" else 0.0, random_state=self.random_state, **solver,
                 )
                 with warnings.catch_warnings():  # non-convergence at extreme C is expected in a grid
                     warnings.simplefilter("ignore", ConvergenceWarning)
@@ -162,7 +167,7 @@ class TopLatentProbe(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, k: int = 16, ranking: Literal["normalized", "raw"] = "normalized",
-                 Cs=REFERENCE_CS, engine: Literal["batched", "sklearn"] = "batched", random_state: int = 1):
+                 Cs=REFERENCE_CS, engine: Literal["batched", "sklearn", "liblinear"] = "batched", random_state: int = 1):
         self.k = k
         self.ranking = ranking
         self.Cs = Cs
