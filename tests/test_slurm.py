@@ -107,8 +107,8 @@ def test_pipeline_on_slurm_survives_preemption_scancel_and_a_killed_driver(slurm
         # node, so Slurm requeues the training job; it resumes from its checkpoint.
         wait_for(checkpoint.exists, "the first training checkpoint", driver)
         [training] = running(workdir, "rule_sae_train")
-        subprocess.run(["sbatch", "--partition=high", "--cpus-per-task=2", "--mem=1000", "--wrap=sleep 2"],
-                       check=True, capture_output=True)
+        subprocess.run(["sbatch", "--partition=high", "--cpus-per-task=2", "--mem=1000", "--output=/dev/null",
+                        "--wrap=sleep 2"], check=True, capture_output=True)
         wait_for(lambda: "Restarts=1" in show_job(training["id"]), "the training job to be requeued", driver)
         wait_for(lambda: training_log.exists() and "resuming from checkpoint" in training_log.read_text(),
                  "the requeued training to resume", driver)
