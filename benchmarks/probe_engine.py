@@ -9,8 +9,8 @@ C in logspace(5, -5, 10), with three engines:
 
 - ``sklearn``: the reference's grid of single fits, as it runs them (saga
   for L1, lbfgs for L2, 1000 iterations, single-threaded);
-- ``liblinear``: the same grid of single sklearn fits, solved to
-  convergence (liblinear, tolerance 1e-6);
+- ``liblinear``: the same grid of single sklearn fits with a solver that
+  converges on these problems (liblinear, default tolerance);
 - ``batched``: ours, every C and validation split of a probe at once.
 
 Prints seconds per dataset, the speed of the batched engine over the

@@ -177,6 +177,14 @@ def test_all_results_side_products(full_run):
     assert (full_run / "logs/tiny-a/saes/topk-w64-k4.bench.tsv").is_file()
 
 
+def test_report_holds_every_figure(full_run):
+    snakemake(full_run, "--report", "report.html", "all_results")
+    report = (full_run / "report.html").read_text(errors="replace")
+    for name in ("auc_vs_k", "auc_vs_train_size", "auc_vs_imbalance", "auc_vs_noise", "baselines_by_layer",
+                 "win_rates", "fve_vs_l0"):
+        assert f"{name}.png" in report, name
+
+
 def test_second_run_has_nothing_to_do(full_run):
     out = snakemake(full_run, "-n", "all_results")
     assert "Nothing to be done" in out.stdout + out.stderr
