@@ -68,12 +68,12 @@ def test_orphans_are_this_directorys_live_snakemake_jobs(tmp_path, monkeypatch):
     here.mkdir()
     elsewhere.mkdir()
     record = fake_slurm(tmp_path / "bin", [
-        f"101|RUNNING|{here}|rule_sae_train_wildcards_model=m,sae=s",
-        f"102|PENDING|{here}|rule_probe_sae_wildcards_model=m",
-        f"103|COMPLETED|{here}|rule_datasets_prepare_wildcards_dataset=d",
-        f"104|RUNNING|{elsewhere}|rule_sae_train_wildcards_model=m,sae=s",
-        f"105|RUNNING|{here}|(null)",              # an interactive job, not Snakemake's
-        f"106|RUNNING|{here}|rule_all_drivers",    # the job the driver itself runs in
+        f"101|RUNNING|10:00|{here}|rule_sae_train_wildcards_model=m,sae=s",
+        f"102|PENDING|10:00|{here}|rule_probe_sae_wildcards_model=m",
+        f"103|COMPLETED|10:00|{here}|rule_datasets_prepare_wildcards_dataset=d",
+        f"104|RUNNING|10:00|{elsewhere}|rule_sae_train_wildcards_model=m,sae=s",
+        f"105|RUNNING|10:00|{here}|(null)",              # an interactive job, not Snakemake's
+        f"106|RUNNING|10:00|{here}|rule_all_drivers",    # the job the driver itself runs in
     ])
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("SLURM_JOB_ID", "106")

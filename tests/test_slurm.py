@@ -18,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from saeprobe.driver import snakemake_slurm_jobs
 from workflow_helpers import (
     REPO,
     SMALL_SAE,
-    kill_when,
     make_small_workdir,
     result_tables,
     small_config,
@@ -55,20 +55,8 @@ def slurm_cluster():
     subprocess.run([str(CLUSTER), "stop"], check=False, capture_output=True)
 
 
-def jobs_from(workdir: Path) -> list[dict]:
-    """This directory's jobs that Snakemake submitted, oldest first."""
-    out = subprocess.run(["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%l|%Z|%k"],
-                         capture_output=True, text=True, check=True).stdout
-    jobs = []
-    for line in out.splitlines():
-        job_id, state, time_limit, job_dir, comment = line.split("|", 4)
-        if Path(job_dir).resolve() == workdir.resolve() and comment.startswith("rule_"):
-            jobs.append({"id": job_id, "state": state, "time_limit": time_limit, "comment": comment})
-    return sorted(jobs, key=lambda job: int(job["id"]))
-
-
 def running(workdir: Path, comment_prefix: str) -> list[dict]:
-    return [j for j in jobs_from(workdir) if j["state"] == "RUNNING" and j["comment"].startswith(comment_prefix)]
+    return [j for j in snakemake_slurm_jobs(workdir) if j["state"] == "RUNNING" and j["comment"].startswith(comment_prefix)]
 
 
 def show_job(job_id: str) -> str:
@@ -120,16 +108,16 @@ def test_pipeline_on_slurm_survives_preemption_scancel_and_a_killed_driver(slurm
         wait_for(lambda: running(workdir, "rule_probe_fits"), "the probe-fit group to run", driver)
         [first] = running(workdir, "rule_probe_fits")
         subprocess.run(["scancel", first["id"]], check=True)
-        wait_for(lambda: len([j for j in jobs_from(workdir) if j["comment"].startswith("rule_probe_fits")]) == 2,
+        wait_for(lambda: len([j for j in snakemake_slurm_jobs(workdir) if j["comment"].startswith("rule_probe_fits")]) == 2,
                  "the probe-fit group to be resubmitted", driver)
-        second = [j for j in jobs_from(workdir) if j["comment"].startswith("rule_probe_fits")][-1]
+        second = [j for j in snakemake_slurm_jobs(workdir) if j["comment"].startswith("rule_probe_fits")][-1]
         assert _minutes(second["time_limit"]) == 2 * _minutes(first["time_limit"])
 
         # 3. SIGKILL to the driver while that job is queued or running: it
         # is orphaned, and Snakemake's lock stays behind.
         os.killpg(driver.pid, signal.SIGKILL)
         driver.wait(timeout=60)
-        orphaned = {j["id"] for j in jobs_from(workdir) if j["state"] in ("PENDING", "RUNNING")}
+        orphaned = {j["id"] for j in snakemake_slurm_jobs(workdir) if j["state"] in ("PENDING", "RUNNING")}
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
@@ -143,7 +131,7 @@ def test_pipeline_on_slurm_survives_preemption_scancel_and_a_killed_driver(slurm
     if orphaned:
         cancelled = re.search(r"Cancelled Slurm jobs ([\d, ]+),", log)
         assert cancelled and set(cancelled.group(1).split(", ")) == orphaned, log[-3000:]
-    assert not [j for j in jobs_from(workdir) if j["state"] in ("PENDING", "RUNNING")]
+    assert not [j for j in snakemake_slurm_jobs(workdir) if j["state"] in ("PENDING", "RUNNING")]
 
     expected, got = result_tables(reference), result_tables(workdir)
     assert set(got) == set(expected) >= {"normal.parquet", "label_noise.parquet", "sae_metrics.csv"}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -41,7 +42,7 @@ def claim_driver_lock(workdir: str | Path = ".") -> bool:
     True if this process holds it (now or already), False if a live process
     elsewhere does. The file descriptor is not inherited by job processes.
     """
-    metadata = Path(workdir).resolve() / ".snakemake"
+    metadata = _metadata(workdir)
     if metadata in _held:
         return True
     metadata.mkdir(exist_ok=True)
@@ -60,45 +61,61 @@ def claim_driver_lock(workdir: str | Path = ".") -> bool:
 def remove_stale_locks(workdir: str | Path = ".") -> list[Path]:
     """Delete Snakemake's lock files in ``workdir``; call only while holding
     the driver lock, which proves that no driver that wrote them is alive."""
-    metadata = Path(workdir).resolve() / ".snakemake"
-    if metadata not in _held:
-        raise RuntimeError(f"remove_stale_locks: the driver lock of {metadata.parent} is not held by this process")
+    metadata = _require_held(workdir, "remove_stale_locks")
     removed = sorted((metadata / _SNAKEMAKE_LOCKS).glob("*.lock"))
     for lock in removed:
         lock.unlink(missing_ok=True)
     return removed
 
 
-def orphan_slurm_jobs(workdir: str | Path = ".") -> list[str]:
-    """Ids of this user's Slurm jobs that Snakemake submitted from ``workdir``
-    and that may still run; empty where there is no ``squeue``.
+def snakemake_slurm_jobs(workdir: str | Path = ".") -> list[dict]:
+    """This user's Slurm jobs that Snakemake submitted from ``workdir``, in
+    any state (finished ones while Slurm still lists them), oldest first;
+    empty where there is no ``squeue``.
 
     The executor plugin submits with ``-D <workdir>`` and a comment
-    ``rule_<name>_wildcards_...``; the job this process runs in, if any, is
-    left out (a driver may itself run as a Slurm job in this directory).
+    ``rule_<name>_wildcards_...``. Each job is a dict of ``id``, ``state``,
+    ``time_limit`` and ``comment``.
     """
     if shutil.which("squeue") is None:
         return []
     listing = subprocess.run(
-        ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%Z|%k"],
+        ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%l|%Z|%k"],
         capture_output=True, text=True, check=True,
     ).stdout
     here = Path(workdir).resolve()
-    own = os.environ.get("SLURM_JOB_ID")
-    orphans = []
+    jobs = []
     for line in listing.splitlines():
-        job_id, state, job_dir, comment = line.split("|", 3)
-        if (state in _LIVE_STATES and comment.startswith("rule_") and job_id != own
-                and Path(job_dir).resolve() == here):
-            orphans.append(job_id)
-    return orphans
+        job_id, state, time_limit, job_dir, comment = line.split("|", 4)
+        if comment.startswith("rule_") and Path(job_dir).resolve() == here:
+            jobs.append({"id": job_id, "state": state, "time_limit": time_limit, "comment": comment})
+    return sorted(jobs, key=lambda job: int(re.match(r"\d*", job["id"]).group() or 0))  # array ids: "12_3"
+
+
+def orphan_slurm_jobs(workdir: str | Path = ".") -> list[str]:
+    """Ids of ``snakemake_slurm_jobs`` that may still run, leaving out the
+    job this process runs in, if any (a driver may itself run as a Slurm job
+    in this directory)."""
+    own = os.environ.get("SLURM_JOB_ID")
+    return [job["id"] for job in snakemake_slurm_jobs(workdir)
+            if job["state"] in _LIVE_STATES and job["id"] != own]
 
 
 def cancel_orphan_slurm_jobs(workdir: str | Path = ".") -> list[str]:
     """Cancel the jobs ``orphan_slurm_jobs`` lists; call only while holding the driver lock."""
-    if Path(workdir).resolve() / ".snakemake" not in _held:
-        raise RuntimeError("cancel_orphan_slurm_jobs: the driver lock is not held by this process")
+    _require_held(workdir, "cancel_orphan_slurm_jobs")
     orphans = orphan_slurm_jobs(workdir)
     if orphans:
         subprocess.run(["scancel", *orphans], check=True)
     return orphans
+
+
+def _metadata(workdir: str | Path) -> Path:
+    return Path(workdir).resolve() / ".snakemake"
+
+
+def _require_held(workdir: str | Path, caller: str) -> Path:
+    metadata = _metadata(workdir)
+    if metadata not in _held:
+        raise RuntimeError(f"{caller}: the driver lock of {metadata.parent} is not held by this process")
+    return metadata
