@@ -21,7 +21,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 
-from saeprobe.batched_logistic import fit_logistic_batch
 from saeprobe.splits import validation_splits
 
 REFERENCE_CS = np.logspace(5, -5, 10)
@@ -44,7 +43,9 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
     engine : "batched", "sklearn" or "liblinear"
         ``batched`` solves every (C, validation split) problem and the refits
         together with ``batched_logistic.fit_logistic_batch``, on the GPU
-        when there is one. ``sklearn`` is the reference's grid of single
+        when there is one: Newton along the C path for L2, FISTA stopped on
+        the duality gap for L1 (``converged_`` says which fits met the
+        tolerance). ``sklearn`` is the reference's grid of single
         fits: lbfgs for L2, saga for L1, ``max_iter`` 1000. On SAE latents
         (values up to ~1e3, often separable at large k) saga stops at
         ``max_iter`` far from the optimum, as it does in the reference, and
@@ -114,13 +115,14 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _solve_batched(self, X, y, row_sets, Cs):
         """Coefficients ``[len(row_sets), len(Cs), d]`` and intercepts, from one batched solve."""
-        masks = np.zeros((len(row_sets), len(Cs), len(y)), bool)
+        from saeprobe.batched_logistic import fit_logistic_batch  # torch: only the jobs that solve on it
+
+        masks = np.zeros((len(row_sets), len(y)), bool)
         for i, rows in enumerate(row_sets):
-            masks[i, :, rows] = True
-        coef, intercept = fit_logistic_batch(
-            X, y, masks.reshape(-1, len(y)), np.tile(Cs, len(row_sets)), penalty=self.penalty,
-        )
-        return coef.reshape(len(row_sets), len(Cs), -1), intercept.reshape(len(row_sets), len(Cs))
+            masks[i, rows] = True
+        fits = fit_logistic_batch(X, y, masks, Cs, penalty=self.penalty)
+        self.converged_ = fits.converged
+        return fits.coef, fits.intercept
 
     def _solve_sklearn(self, X, y, row_sets, Cs):
         """The same, one sklearn fit at a time, rows in the order given."""
