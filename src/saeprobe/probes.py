@@ -85,9 +85,11 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         Cs = np.asarray(self.Cs, float) if splits else np.array([1.0])
         fit_rows = [fit for fit, _ in splits]
         everything = np.arange(len(y))
+        # L1 (FISTA) pays per iteration, so the refits at every C join the
+        # batch; L2 (Newton) pays per problem, so it refits the chosen C only.
+        refit_in_batch = self.penalty == "l1" or not splits
         if self.engine == "batched":
-            # The refits at every C join the batch: cheaper than a second solve.
-            coef, intercept = self._solve_batched(X, y, fit_rows + [everything], Cs)
+            coef, intercept = self._solve_batched(X, y, fit_rows + [everything] * refit_in_batch, Cs)
         elif self.engine in ("sklearn", "liblinear"):
             coef, intercept = self._solve_sklearn(X, y, fit_rows, Cs)
         else:
@@ -103,8 +105,11 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
             self.val_scores_, best = np.array([]), 0
         self.C_ = float(Cs[best])
         self.best_params_ = {"C": self.C_}
-        if self.engine == "batched":
+        if self.engine == "batched" and refit_in_batch:
             self.coef_, self.intercept_ = coef[-1, best], float(intercept[-1, best])
+        elif self.engine == "batched":
+            coef, intercept = self._solve_batched(X, y, [everything], Cs[best:best + 1])
+            self.coef_, self.intercept_ = coef[0, 0], float(intercept[0, 0])
         else:
             # The reference refits on the shuffled training set; saga's result depends on row order.
             shuffled = np.random.RandomState(self.random_state).permutation(len(y))
