@@ -1,7 +1,7 @@
 # saeprobe: sparse-autoencoder probing of language models.
 # Stages, one rule file each: datasets -> model -> activations -> SAE
-# training -> encoding -> probes -> tables and figures. Paths follow the
-# scheme documented in README.md ("Outputs").
+# training -> encoding -> probes -> tables and figures. Paths come from
+# saeprobe.paths, the scheme README.md documents ("What you get").
 import sys
 from pathlib import Path
 

@@ -40,15 +40,15 @@ def test_every_architecture_is_in_the_schema_with_exactly_its_keyword_arguments(
     assert set(schema_keys_by_architecture()) == set(ARCHITECTURES)
 
 
-def test_settings_and_baselines_agree_between_schema_config_and_probing():
-    from saeprobe.config import BASELINE_NAMES, SETTING_DEFAULTS
-    from saeprobe.probing import BASELINES, SETTINGS
+def test_baselines_agree_between_schema_methods_and_probing():
+    # The settings themselves: tests/test_settings.py.
+    from saeprobe.methods import BASELINE_NAMES, REFERENCE_BASELINES
+    from saeprobe.probing import BASELINES
 
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
-    settings = schema["properties"]["probes"]["properties"]["settings"]["properties"]
-    assert list(settings) == list(SETTING_DEFAULTS) == list(SETTINGS)
-    enum = schema["$defs"]["setting"]["properties"]["baselines"]["items"]["enum"]
+    enum = schema["$defs"]["setting_baselines"]["items"]["enum"]
     assert enum == list(BASELINE_NAMES) == list(BASELINES)
+    assert set(REFERENCE_BASELINES) == set(BASELINE_NAMES) - {"ridge"}
 
 
 def test_probe_settings_fill_the_reference_defaults():
@@ -62,12 +62,14 @@ def test_probe_settings_fill_the_reference_defaults():
 
 
 @pytest.mark.parametrize("probes, named", [
-    ({"settings": {"normal": {"grid": [1]}}}, "probes.settings.normal.grid"),
-    ({"settings": {"scarcity": {"grid": [1.5]}}}, "probes.settings.scarcity.grid"),
+    ({"settings": {"normal": {"grid": [1]}}}, "probes.settings.normal.grid: the normal setting has no grid"),
+    ({"settings": {"ood": {"grid": [1]}}}, "probes.settings.ood.grid: the ood setting has no grid"),
+    ({"settings": {"scarcity": {"grid": [1.5]}}}, r"probes.settings.scarcity.grid: .* \(got 1.5\)"),
     ({"settings": {"imbalance": {"grid": [1.0]}}}, "probes.settings.imbalance.grid"),
     ({"settings": {"label_noise": {"grid": [0.6]}}}, "probes.settings.label_noise.grid"),
+    ({"settings": {"noisy": {}}}, r"probes.settings: \['noisy'\] are not settings"),
 ])
-def test_bad_grids_are_named(probes, named):
+def test_bad_settings_and_grids_are_named(probes, named):
     from saeprobe.config import ConfigError, check_config
 
     config = {"models": {}, "datasets": {"reference": ["x"]}, "probes": probes}

@@ -1,12 +1,13 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from saeprobe.probing import RESULT_COLUMNS, baseline_table, sae_probe_table, setting_cases
-from saeprobe.splits import flip_labels, normal_split
+from saeprobe.probing import BASELINES, RESULT_COLUMNS, baseline_table, sae_probe_table
 
 
 def make_problem(n=300, d=20, seed=0):
@@ -40,25 +41,9 @@ def test_scarcity_records_sizes_the_dataset_cannot_afford():
     assert (table["n_test"].iloc[:3] == 300 - table["n_train"].iloc[:3]).all()
 
 
-def test_imbalance_trains_and_tests_at_each_fraction():
-    X, y = make_problem(n=600)
-    cases = setting_cases("imbalance", y, grid=[0.1, 0.5, 0.9])
-    sizes = {(len(c.train), len(c.test)) for c in cases}
-    assert len(sizes) == 1  # one train size for the whole grid
-    for case in cases:
-        assert case.train_labels.mean() == pytest.approx(case.value, abs=0.01)
-        assert y[case.test].mean() == pytest.approx(case.value, abs=0.01)
-        assert np.array_equal(case.train_labels, y[case.train])
-
-
-def test_label_noise_flips_training_labels_only():
+def test_label_noise_tests_on_clean_labels():
+    # The cases themselves: tests/test_settings.py.
     X, y = make_problem()
-    cases = setting_cases("label_noise", y, grid=[0.0, 0.3])
-    train, test = normal_split(y)
-    for case in cases:
-        assert np.array_equal(case.train, train) and np.array_equal(case.test, test)
-        assert np.array_equal(case.train_labels, flip_labels(y[train], case.value))
-    assert (cases[1].train_labels != y[train]).sum() == int(0.3 * len(train))
     table = baseline_table("logreg_l2", X, y, setting="label_noise", grid=[0.0, 0.5], layer=0)
     # Half the labels flipped leaves no signal; clean test labels show it.
     assert table["test_auc"].iloc[0] > 0.8 and table["test_auc"].iloc[1] < table["test_auc"].iloc[0]
@@ -80,7 +65,7 @@ def test_unknown_names_are_refused():
     with pytest.raises(ValueError, match="unknown baseline 'svm'"):
         baseline_table("svm", X, y)
     with pytest.raises(ValueError, match="unknown setting 'noisy'"):
-        setting_cases("noisy", y)
+        baseline_table("logreg_l2", X, y, setting="noisy")
 
 
 def test_tables_are_identical_across_runs():
@@ -89,3 +74,42 @@ def test_tables_are_identical_across_runs():
         a = baseline_table(method, X, y, setting="scarcity", grid=[20, 100], layer=0)
         b = baseline_table(method, X, y, setting="scarcity", grid=[20, 100], layer=0)
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_fits_without_validation_rows_are_flagged():
+    # n <= 3: no validation split, so the reported val_auc is the training AUC.
+    X, y = make_problem()
+    table = baseline_table("logreg_l2", X, y, setting="scarcity", grid=[2, 3, 4, 20, 201], layer=0)
+    assert table["val_auc_is_train_auc"].dtype == "boolean"
+    assert table["val_auc_is_train_auc"].tolist()[:4] == [True, True, False, False]
+    assert pd.isna(table["val_auc_is_train_auc"].iloc[4])  # skipped: nothing fitted
+    sae = sae_probe_table(sp.csr_matrix(np.abs(X)), y, ks=[2], setting="scarcity", grid=[3, 20], sae="s")
+    assert sae["val_auc_is_train_auc"].tolist() == [True, False]
+    # The flag's threshold is the probes' own.
+    from saeprobe.probes import ValidatedLogisticRegression
+    from saeprobe.splits import MAX_UNVALIDATED_ROWS
+
+    rows = np.flatnonzero(y == 0)[:2].tolist() + np.flatnonzero(y == 1)[:3].tolist()
+    fit = lambda n: ValidatedLogisticRegression(engine="sklearn").fit(X[rows[:n]], y[rows[:n]])
+    assert fit(MAX_UNVALIDATED_ROWS).val_scores_.size == 0 and fit(MAX_UNVALIDATED_ROWS + 1).val_scores_.size > 0
+
+
+def test_baseline_factories_build_their_estimators():
+    from saeprobe import baselines, probes
+
+    expected = {"logreg_l2": probes.ValidatedLogisticRegression, "ridge": baselines.RidgeProbe,
+                "pca_logreg": baselines.PCALogisticProbe, "knn": baselines.KNNProbe,
+                "xgboost": baselines.XGBoostProbe, "mlp": baselines.MLPProbe}
+    assert list(BASELINES) == list(expected)
+    for name, cls in expected.items():
+        assert type(BASELINES[name]("sklearn", 3)) is cls, name
+    assert BASELINES["logreg_l2"]("sklearn", 3).engine == "sklearn"
+    assert BASELINES["xgboost"]("batched", 3).n_jobs == 3
+
+
+def test_importing_probing_leaves_the_estimators_unloaded():
+    code = ("import sys, saeprobe.probing; "
+            "print(sorted(m for m in ('torch', 'sklearn', 'xgboost', 'saeprobe.probes', 'saeprobe.baselines') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from saeprobe.settings import IMBALANCE_POSITIVE_FRACTIONS
 from saeprobe.splits import (
-    IMBALANCE_POSITIVE_FRACTIONS, NOISE_FLIP_FRACTIONS, SCARCITY_TRAIN_SIZES, SettingSkipped, flip_labels,
-    imbalance_sizes, imbalance_split, normal_split, normal_train_size, ood_train_rows, scarcity_split,
-    stratified_draw, validation_splits,
+    SettingSkipped, flip_labels, imbalance_sizes, imbalance_split, normal_split, normal_train_size,
+    ood_train_rows, scarcity_split, stratified_draw, validation_splits,
 )
 
 
@@ -88,12 +88,6 @@ def test_validation_folds_for_small_n():
     assert all(len(set(np.array([0, 1, 0, 1, 0, 1])[val])) == 2 for _, val in tiny)
 
 
-def test_reference_grids():
-    assert SCARCITY_TRAIN_SIZES == (2, 3, 4, 5, 7, 10, 14, 20, 28, 38, 53, 74, 103, 143, 198, 275, 382, 531, 737, 1024)
-    assert len(IMBALANCE_POSITIVE_FRACTIONS) == 19 and IMBALANCE_POSITIVE_FRACTIONS[0] == 0.05
-    assert NOISE_FLIP_FRACTIONS == (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
-
-
 def test_scarcity_keeps_100_test_rows_or_skips():
     labels = np.repeat([0, 1], 500)
     train, test = scarcity_split(labels, 2)
@@ -106,13 +100,14 @@ def test_scarcity_keeps_100_test_rows_or_skips():
 def test_imbalance_sizes_and_ratios_follow_the_reference():
     labels = np.repeat([0, 1], 500)
     # max_total = int(500 / 0.95) = 526: 426 train rows, test max(100, 99) = 100
-    assert imbalance_sizes(labels) == (426, 100)
+    assert imbalance_sizes(labels, IMBALANCE_POSITIVE_FRACTIONS) == (426, 100)
     for fraction in (0.05, 0.5, 0.95):
-        train, test = imbalance_split(labels, fraction)
+        train, test = imbalance_split(labels, fraction, IMBALANCE_POSITIVE_FRACTIONS)
         assert len(train) == 426 and len(test) == 100 and set(train).isdisjoint(test)
         assert labels[train].sum() == int(np.ceil(round(fraction * 426, 9)))
         assert labels[test].sum() == int(np.ceil(round(fraction * 100, 9)))
-    assert imbalance_sizes(np.repeat([0, 1], 2500)) == (1024, 1606)
+    assert imbalance_sizes(np.repeat([0, 1], 2500), IMBALANCE_POSITIVE_FRACTIONS) == (1024, 1606)
+    assert imbalance_sizes(labels, [0.5]) == (900, 100)  # the grid's ends set the sizes
 
 
 def test_flip_labels_is_the_references_corruption():
@@ -132,3 +127,26 @@ def test_ood_training_rows_come_from_the_first_1500():
     train = ood_train_rows(labels)
     assert len(train) == 1024 and train.max() < 1500 and labels[train].sum() == 512
     assert len(ood_train_rows(labels[:600])) == 600
+
+
+def test_ood_training_rows_are_the_references_at_half_positives():
+    # get_OOD_traintest: get_train_test_indices on the first 1500 rows, 1024 train, 0 test, pos_ratio 0.5,
+    # whatever the dataset's own share (here 45% in the first 1500 rows).
+    rng = np.random.default_rng(7)
+    labels = np.concatenate([rng.permutation(np.repeat([0, 1], [825, 675])), rng.integers(0, 2, 700)])
+    train = ood_train_rows(labels)
+    assert np.array_equal(train, reference_draw(labels[:1500], 1024, 0, 0.5)[0])
+    assert labels[train].sum() == 512
+
+
+def test_ood_draw_shrinks_to_what_the_classes_supply():
+    # The reference stops with an error here; the draw keeps half positives instead.
+    labels = np.random.default_rng(2).permutation(np.repeat([0, 1], [700, 300]))
+    train = ood_train_rows(labels)
+    assert len(train) == 600 and labels[train].sum() == 300
+    assert np.array_equal(train, reference_draw(labels, 600, 0, 0.5)[0])
+    few_negatives = np.array([0, 0, 0] + [1] * 200)
+    assert len(ood_train_rows(few_negatives)) == 7 and few_negatives[ood_train_rows(few_negatives)].sum() == 4
+    with pytest.raises(SettingSkipped, match="needs both classes"):
+        ood_train_rows(np.ones(300, int))
+

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from saeprobe.summary import comparison, quiver, win_rates
+from saeprobe.summary import comparison, quiver, reference_quiver, win_rates
 
 
 def row(method, val, test, dataset="d1", sae="", k=None, layer=5, setting="normal", value=None, skipped=""):
@@ -60,3 +60,38 @@ def test_quiver_chooses_on_validation_and_ties_go_to_the_sae():
     assert (d1["with_sae_choice"], d1["with_sae_test_auc"]) == ("a k=16", 0.88)
     d2 = arrows.loc[("normal", "d2")]
     assert (d2["with_sae_choice"], d2["with_sae_test_auc"]) == ("b k=16", 0.70)
+
+
+REFERENCE_TABLE = frame([
+    # normal, d1: ridge and k=4 are not the reference's; knn and logreg_l2 tie, the SAE ties them too.
+    row("knn", 0.90, 0.80),
+    row("logreg_l2", 0.90, 0.85),
+    row("ridge", 0.99, 0.99),
+    row("sae_topk_l1", 0.99, 0.99, sae="a", k=4),
+    row("sae_topk_l1", 0.90, 0.70, sae="a", k=16),
+    # scarcity, size 2: the same tie between the baseline and the SAE probe
+    row("pca_logreg", 0.80, 0.75, setting="scarcity", value=2),
+    row("sae_topk_l1", 0.80, 0.60, setting="scarcity", value=2, sae="a", k=128),
+    # label noise: the reference draws no quiver there
+    row("logreg_l2", 0.80, 0.80, setting="label_noise", value=0.1),
+    row("sae_topk_l1", 0.90, 0.90, setting="label_noise", value=0.1, sae="a", k=16),
+])
+
+
+def test_reference_quiver_keeps_its_settings_baselines_and_ks_and_breaks_ties_its_way():
+    arrows = reference_quiver(REFERENCE_TABLE, main_layer=5).set_index(["setting", "dataset"])
+    assert list(arrows.index.get_level_values("setting")) == ["normal", "scarcity"]
+    normal = arrows.loc[("normal", "d1")]
+    # logreg_l2 comes first in the reference's tables; in normal its baselines win a tie with an SAE probe.
+    assert (normal["baseline_choice"], normal["with_sae_choice"], normal["with_sae_test_auc"]) == (
+        "logreg_l2", "logreg_l2", 0.85)
+    scarcity = arrows.loc[("scarcity", "d1")]
+    assert (scarcity["baseline_choice"], scarcity["with_sae_choice"]) == ("pca_logreg", "a k=128")
+    wide = quiver(REFERENCE_TABLE, main_layer=5).set_index(["setting", "dataset"])
+    assert wide.loc[("normal", "d1"), "with_sae_choice"] == "a k=4" and ("label_noise", "d1") in wide.index
+
+
+def test_reference_quiver_of_a_table_without_its_settings_is_empty():
+    noise_only = REFERENCE_TABLE[REFERENCE_TABLE["setting"] == "label_noise"]
+    assert reference_quiver(noise_only, main_layer=5).empty
+    assert list(reference_quiver(noise_only, main_layer=5).columns) == list(quiver(TABLE, 5).columns)

@@ -113,6 +113,7 @@ def test_all_results_normal_table(full_run):
     easy = base[base["dataset"].isin(["words_a", "words_b"]) & (base["method"] == "logreg_l2")]
     assert (easy["test_auc"] > 0.8).all(), easy
     assert table[["val_auc", "test_auc", "test_acc", "test_f1", "params"]].notna().all().all()
+    assert not table["val_auc_is_train_auc"].any()  # 50 training rows: validated
     b = pd.read_parquet(full_run / "results/tiny-b/tables/normal.parquet")
     assert len(b) == 3 * 6 and set(b["layer"]) == {1}
 
@@ -137,6 +138,11 @@ def test_all_results_other_settings(full_run):
     assert rates["win_rate"].between(0, 1).all()
     arrows = pd.read_csv(tables / "quiver.csv")
     assert arrows[["baseline_test_auc", "with_sae_test_auc"]].notna().all().all()
+    reference_arrows = pd.read_csv(tables / "quiver_reference.csv")
+    assert set(reference_arrows["setting"]) == {"normal", "scarcity", "imbalance"}
+    assert "ridge" not in set(reference_arrows["baseline_choice"])
+    # No SAE probe here has k = 16 or 128 (ks up to 8), so the baselines stand alone.
+    assert (reference_arrows["with_sae_choice"] == reference_arrows["baseline_choice"]).all()
     for name in ("auc_vs_train_size", "auc_vs_imbalance", "auc_vs_noise", "baselines_by_layer", "win_rates"):
         assert (full_run / f"results/tiny-a/figures/{name}.png").stat().st_size > 10_000, name
 

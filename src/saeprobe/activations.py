@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from saeprobe.models import decoder_blocks_path, num_layers
+from saeprobe.paths import activation_file_name, corpus_file_name
 
 
 def format_prompts(tokenizer, texts: list[str], chat_template: bool) -> list[str]:
@@ -189,15 +190,15 @@ def write_activation_folder(folder: str | Path, last_token: dict[int, np.ndarray
                             corpus: dict[int, np.ndarray], meta: dict) -> None:
     """Write one extraction job's output folder, atomically (staging dir + rename).
 
-    ``layer_{L}.npy`` holds last-token vectors in dataset row order;
-    ``corpus_layer_{L}.npy`` holds token vectors for SAE training.
+    ``activation_file_name(L)`` holds last-token vectors in dataset row
+    order; ``corpus_file_name(L)`` holds token vectors for SAE training.
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
         for layer, array in last_token.items():
-            np.save(staging / f"layer_{layer}.npy", array.astype(np.float32))
+            np.save(staging / activation_file_name(layer), array.astype(np.float32))
         for layer, array in corpus.items():
             np.save(staging / corpus_file_name(layer), array.astype(np.float32))
         (staging / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
@@ -205,7 +206,3 @@ def write_activation_folder(folder: str | Path, last_token: dict[int, np.ndarray
         staging.rename(folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def corpus_file_name(layer: int) -> str:
-    return f"corpus_layer_{layer}.npy"

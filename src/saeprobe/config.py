@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
+from saeprobe.settings import SETTINGS, setting
+
 if TYPE_CHECKING:
     from saeprobe.saes import SparseAutoencoder
     from saeprobe.training import TrainConfig
@@ -67,47 +69,42 @@ def sae_layers(model_cfg: dict) -> list[int]:
 
 
 def main_layer(model_cfg: dict) -> int:
-    """Where settings other than normal run their baselines: ``main_layer``,
-    else the first SAE's layer, else the first probed layer."""
+    """Where the comparisons are made, and where the settings whose baselines
+    do not run at every layer run them: ``main_layer``, else the first SAE's
+    layer, else the first probed layer."""
     if "main_layer" in model_cfg:
         return model_cfg["main_layer"]
     saes = model_cfg.get("saes", [])
     return saes[0]["layer"] if saes else model_cfg["layers"][0]
 
 
-# Method names in paths and results tables.
-BASELINE_NAMES = ("logreg_l2", "ridge", "pca_logreg", "knn", "xgboost", "mlp")
-SAE_METHOD = "sae_topk_l1"
-# What each setting runs unless the config says otherwise: the reference's
-# grids and k values (Kantamneni et al. 2025; utils_data.py, train_sae_probes.py)
-# and its baselines per setting (run_baselines.py), plus the ridge classifier.
-SETTING_DEFAULTS = {
-    "normal": {"grid": None, "ks": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512], "baselines": list(BASELINE_NAMES)},
-    "scarcity": {"grid": "reference", "ks": [16, 128], "baselines": list(BASELINE_NAMES)},
-    "imbalance": {"grid": "reference", "ks": [16, 128], "baselines": list(BASELINE_NAMES)},
-    "label_noise": {"grid": "reference", "ks": [16, 128], "baselines": ["logreg_l2"]},
-    "ood": {"grid": None, "ks": [128], "baselines": ["logreg_l2"]},
-}
+def baseline_layers(model_cfg: dict, setting_name: str) -> list[int]:
+    """Where the setting runs its baselines: every probed layer, or the main layer."""
+    return list(model_cfg["layers"]) if setting(setting_name).baselines_at_every_layer else [main_layer(model_cfg)]
 
 
 def probe_settings(config: dict) -> dict[str, dict]:
     """The enabled settings, each with its ``grid`` (a list, or None), ``ks``
-    and ``baselines``: the config's keys over ``SETTING_DEFAULTS``."""
-    from saeprobe.splits import IMBALANCE_POSITIVE_FRACTIONS, NOISE_FLIP_FRACTIONS, SCARCITY_TRAIN_SIZES
-
-    reference_grids = {"scarcity": SCARCITY_TRAIN_SIZES, "imbalance": IMBALANCE_POSITIVE_FRACTIONS,
-                       "label_noise": NOISE_FLIP_FRACTIONS}
+    and ``baselines``: the config's keys over the setting's defaults."""
     given = config.get("probes", {}).get("settings", {})
+    unknown = sorted(set(given) - set(SETTINGS))
+    if unknown:
+        raise ConfigError(f"probes.settings: {unknown} are not settings; choose from {list(SETTINGS)}")
     settings = {}
-    for name, defaults in SETTING_DEFAULTS.items():
-        entry = {**defaults, **given.get(name, {})}
-        if not entry.pop("enabled", True):
+    for name, spec in SETTINGS.items():
+        entry = given.get(name, {})
+        if not entry.get("enabled", True):
             continue
-        if entry["grid"] == "reference":
-            entry["grid"] = list(reference_grids[name])
-        elif entry["grid"] is not None and defaults["grid"] is None:
-            raise ConfigError(f"probes.settings.{name}.grid: the {name} setting has no grid; remove the key")
-        settings[name] = entry
+        unknown = sorted(set(entry) - spec.config_keys)
+        if unknown:
+            raise ConfigError(f"probes.settings.{name}.{unknown[0]}: the {name} setting has no {unknown[0]}; "
+                              "remove the key")
+        grid = entry.get("grid", spec.reference_grid)
+        settings[name] = {
+            "grid": None if grid is None else list(grid),
+            "ks": list(entry.get("ks", spec.default_ks)),
+            "baselines": list(entry.get("baselines", spec.default_baselines)),
+        }
     return settings
 
 
@@ -128,13 +125,9 @@ def check_config(config: dict) -> None:
                     f"models.{model}.saes[{entry['name']}]: k ({entry['k']}) exceeds width ({entry['width']})"
                 )
     for name, entry in probe_settings(config).items():
-        grid = entry["grid"] or []
-        if name == "scarcity" and any(v < 2 or v != int(v) for v in grid):
-            raise ConfigError("probes.settings.scarcity.grid: training sizes must be whole numbers of at least 2")
-        if name == "imbalance" and any(not 0 < v < 1 for v in grid):
-            raise ConfigError("probes.settings.imbalance.grid: positive fractions must lie strictly between 0 and 1")
-        if name == "label_noise" and any(not 0 <= v <= 0.5 for v in grid):
-            raise ConfigError("probes.settings.label_noise.grid: flipped fractions must lie in [0, 0.5]")
+        error = entry["grid"] is not None and setting(name).grid_error(entry["grid"])
+        if error:
+            raise ConfigError(f"probes.settings.{name}.grid: {error}")
     known_rules = [rule for rules in JOB_CLASSES.values() for rule in rules]
     unknown = sorted(set(config.get("resources", {}).get("rules", {})) - set(known_rules))
     if unknown:

@@ -1,101 +1,63 @@
 """Probe experiments: fit one method on one dataset under one setting.
 
-A setting turns a dataset's labels into cases, one per grid value (a training
-size, a positive fraction, a flip fraction), each with its training rows,
-training labels and test rows. ``baseline_table`` and ``sae_probe_table`` fit
-a probe on every case and return one row per fit, with the columns of
-``RESULT_COLUMNS``; the workflow writes one such table per job. A grid value
-the dataset cannot afford becomes a row with ``skipped`` saying why.
+A setting (``saeprobe.settings``) turns a dataset's labels into cases, one
+per grid value, each with its training rows, training labels and test rows.
+``baseline_table`` and ``sae_probe_table`` fit a probe on every case and
+return one row per fit, with the columns of ``RESULT_COLUMNS``; the workflow
+writes one such table per job. A grid value the dataset cannot afford
+becomes a row with ``skipped`` saying why. A fit on too few rows to
+validate (n <= 3) reports its training AUC as ``val_auc``, as the reference
+does, and ``val_auc_is_train_auc`` says so.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
-from saeprobe.baselines import KNNProbe, MLPProbe, PCALogisticProbe, RidgeProbe, XGBoostProbe
-from saeprobe.config import SAE_METHOD
-from saeprobe.probes import TopLatentProbe, ValidatedLogisticRegression, binary_metrics, k_grid
-from saeprobe.splits import (
-    IMBALANCE_POSITIVE_FRACTIONS, NOISE_FLIP_FRACTIONS, SCARCITY_TRAIN_SIZES, SettingSkipped, flip_labels,
-    imbalance_split, normal_split, ood_train_rows, scarcity_split,
-)
+from saeprobe import settings
+from saeprobe.methods import SAE_METHOD
+from saeprobe.splits import MAX_UNVALIDATED_ROWS
+
+# The estimators (sklearn, xgboost, torch) are imported by the functions that
+# fit them: importing this module stays cheap.
 
 RESULT_COLUMNS = [
     "model", "dataset", "setting", "setting_value", "method", "layer", "sae", "k",
-    "params", "val_auc", "test_auc", "test_acc", "test_f1", "n_train", "n_test", "skipped",
+    "params", "val_auc", "val_auc_is_train_auc", "test_auc", "test_acc", "test_f1", "n_train", "n_test",
+    "skipped",
 ]
 
-# Each setting's grid, as the reference runs it; None: the setting has no grid.
-REFERENCE_GRIDS = {
-    "normal": None,
-    "scarcity": SCARCITY_TRAIN_SIZES,
-    "imbalance": IMBALANCE_POSITIVE_FRACTIONS,
-    "label_noise": NOISE_FLIP_FRACTIONS,
-    "ood": None,
-}
-SETTINGS = tuple(REFERENCE_GRIDS)
 
-# Baselines on raw activations, by the name used in paths and tables.
+def _logreg_l2(engine: str, n_jobs: int):
+    from saeprobe.probes import ValidatedLogisticRegression
+
+    return ValidatedLogisticRegression(penalty="l2", engine=engine)
+
+
+def _baseline(class_name: str, takes_n_jobs: bool = False) -> Callable:
+    """A factory of the ``saeprobe.baselines`` class ``class_name``, imported when called."""
+    def make(engine: str, n_jobs: int):
+        from saeprobe import baselines
+
+        cls = getattr(baselines, class_name)
+        return cls(n_jobs=n_jobs) if takes_n_jobs else cls()
+    return make
+
+
+# Baselines on raw activations, by the name used in paths and tables:
+# (engine, n_jobs) -> an unfitted estimator.
 BASELINES = {
-    "logreg_l2": lambda engine, n_jobs: ValidatedLogisticRegression(penalty="l2", engine=engine),
-    "ridge": lambda engine, n_jobs: RidgeProbe(),
-    "pca_logreg": lambda engine, n_jobs: PCALogisticProbe(),
-    "knn": lambda engine, n_jobs: KNNProbe(),
-    "xgboost": lambda engine, n_jobs: XGBoostProbe(n_jobs=n_jobs),
-    "mlp": lambda engine, n_jobs: MLPProbe(),
+    "logreg_l2": _logreg_l2,
+    "ridge": _baseline("RidgeProbe"),
+    "pca_logreg": _baseline("PCALogisticProbe"),
+    "knn": _baseline("KNNProbe"),
+    "xgboost": _baseline("XGBoostProbe", takes_n_jobs=True),
+    "mlp": _baseline("MLPProbe"),
 }
-
-
-@dataclass(frozen=True)
-class Case:
-    """One grid point of a setting: what to train on and what to test on."""
-
-    value: float | None
-    train: np.ndarray | None = None
-    train_labels: np.ndarray | None = None
-    test: np.ndarray | None = None
-    skipped: str = ""
-
-
-def setting_cases(setting: str, labels: np.ndarray, grid: Iterable[float] | None = None,
-                  ood_labels: np.ndarray | None = None) -> list[Case]:
-    """The cases of ``setting`` on a dataset with ``labels``.
-
-    ``grid`` defaults to the reference's. In the OOD setting the test rows
-    index the OOD set (``ood_labels``), not the dataset.
-    """
-    if setting not in REFERENCE_GRIDS:
-        raise ValueError(f"unknown setting {setting!r}; choose one of {', '.join(SETTINGS)}")
-    labels = np.asarray(labels)
-    grid = REFERENCE_GRIDS[setting] if grid is None else tuple(grid)
-    if setting == "normal":
-        train, test = normal_split(labels)
-        return [Case(None, train, labels[train], test)]
-    if setting == "ood":
-        if ood_labels is None:
-            raise ValueError("the OOD setting needs the OOD set's labels")
-        train = ood_train_rows(labels)
-        return [Case(None, train, labels[train], np.arange(len(ood_labels)))]
-    if setting == "label_noise":
-        train, test = normal_split(labels)
-        return [Case(f, train, flip_labels(labels[train], f), test) for f in grid]
-    cases = []
-    for value in grid:
-        try:
-            if setting == "scarcity":
-                train, test = scarcity_split(labels, int(value))
-            else:
-                train, test = imbalance_split(labels, value, fractions=grid)
-        except SettingSkipped as why:
-            cases.append(Case(value, skipped=str(why)))
-            continue
-        cases.append(Case(value, train, labels[train], test))
-    return cases
 
 
 def baseline_table(method: str, activations: np.ndarray, labels: np.ndarray, setting: str = "normal",
@@ -117,6 +79,8 @@ def sae_probe_table(latents, labels: np.ndarray, ks: Iterable[int] | None = None
                     grid=None, ood=None, ranking: str = "normalized", engine: str = "batched",
                     **ids) -> pd.DataFrame:
     """Top-k latent L1 probes for each k (capped at the SAE width), every case of a setting."""
+    from saeprobe.probes import TopLatentProbe, k_grid
+
     ks = k_grid(latents.shape[1]) if ks is None else k_grid(latents.shape[1], ks)
     rows = []
     for k in ks:
@@ -125,18 +89,22 @@ def sae_probe_table(latents, labels: np.ndarray, ks: Iterable[int] | None = None
     return _table(rows)
 
 
-def _fit_cases(make_probe: Callable, X, labels, setting, grid, ood, ids: dict) -> list[dict]:
-    cases = setting_cases(setting, labels, grid, None if ood is None else ood[1])
-    X_test, y_test = ood if setting == "ood" else (X, np.asarray(labels))
+def _fit_cases(make_probe: Callable, X, labels, setting_name, grid, ood, ids: dict) -> list[dict]:
+    from saeprobe.probes import binary_metrics
+
+    spec = settings.setting(setting_name)
+    cases = spec.cases(labels, grid, None if ood is None else ood[1])
+    X_test, y_test = ood if spec.uses_ood_data else (X, np.asarray(labels))
     rows = []
     for case in cases:
-        row = {**ids, "setting": setting, "setting_value": case.value}
+        row = {**ids, "setting": setting_name, "setting_value": case.value}
         if case.skipped:
             rows.append({**row, "skipped": case.skipped})
             continue
         probe = make_probe().fit(X[case.train], case.train_labels)
         rows.append({
             **row, "params": json.dumps(probe.best_params_, default=_plain), "val_auc": probe.val_auc_,
+            "val_auc_is_train_auc": len(case.train) <= MAX_UNVALIDATED_ROWS,
             **binary_metrics(probe, X_test[case.test], y_test[case.test]),
             "n_train": len(case.train), "n_test": len(case.test), "skipped": "",
         })
@@ -157,4 +125,5 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     for column in ("k", "layer", "n_train", "n_test"):
         frame[column] = frame[column].astype("Int64")
     frame["setting_value"] = frame["setting_value"].astype("Float64")
+    frame["val_auc_is_train_auc"] = frame["val_auc_is_train_auc"].astype("boolean")
     return frame

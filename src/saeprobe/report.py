@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from saeprobe.atomic import atomic_path
-from saeprobe.config import SAE_METHOD
+from saeprobe.methods import SAE_METHOD
+from saeprobe.settings import setting as setting_named
 
 
 def combine_results(paths: list[str | Path]) -> pd.DataFrame:
@@ -41,14 +42,6 @@ def _figure(path: str | Path, size=(7, 4.5)):
         plt.close(fig)
 
 
-# The settings with a grid: the figure's x axis and whether it is a log scale.
-SETTING_AXES = {
-    "scarcity": ("training rows", True),
-    "imbalance": ("fraction of positive training (and test) rows", False),
-    "label_noise": ("fraction of training labels flipped", False),
-}
-
-
 def plot_auc_vs_setting(table: pd.DataFrame, setting: str, main_layer: int, path: str | Path, title: str = "") -> None:
     """Mean test AUC over datasets against the setting's grid value, one line
     per method (baselines at the main layer, each SAE probe per k)."""
@@ -56,16 +49,18 @@ def plot_auc_vs_setting(table: pd.DataFrame, setting: str, main_layer: int, path
 
     from saeprobe.summary import fitted_rows, method_labels
 
-    x_label, log_x = SETTING_AXES[setting]
+    figure = setting_named(setting).figure
+    if figure is None:
+        raise ValueError(f"the {setting} setting has no figure against its grid")
     sae, base = fitted_rows(table, main_layer)
     rows = pd.concat([base, sae], ignore_index=True)
     rows = rows.assign(method_label=method_labels(rows), setting_value=rows["setting_value"].astype(float))
     with _figure(path, size=(8, 5)) as ax:
         sns.lineplot(data=rows, x="setting_value", y="test_auc", hue="method_label", style="method_label",
                      markers=True, dashes=False, errorbar=None, ax=ax)
-        if log_x:
+        if figure.log_scale:
             ax.set_xscale("log", base=2)
-        ax.set_xlabel(x_label)
+        ax.set_xlabel(figure.axis_label)
         ax.set_ylabel(f"mean test AUC ({rows['dataset'].nunique()} datasets)")
         ax.set_title(title or f"{setting}: test AUC of each method")
         ax.legend(fontsize="x-small", ncol=2, loc="lower right")

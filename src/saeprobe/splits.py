@@ -1,5 +1,7 @@
 """Train/test and validation splits of every probing setting, following SAE-Probes.
 
+The settings' grids and their use of these splits live in ``saeprobe.settings``.
+
 Reference: Kantamneni et al. 2025, code at github.com/JoshEngels/SAE-Probes
 (``utils_data.get_train_test_indices``, ``get_training_sizes``,
 ``get_class_imbalance``, ``get_classimabalance_num_train``,
@@ -15,14 +17,13 @@ MAX_TRAIN_ROWS = 1024
 # The normal setting leaves at least this many rows for the test set.
 NORMAL_TEST_RESERVE = 100
 MIN_TRAIN_ROWS = 20
-# The reference draws OOD training rows from the first 1500 rows (MAX_AMT).
+# With this many training rows or fewer there is nothing to validate on: the
+# probes (probes.py, baselines.py) keep their default hyperparameters and
+# report the training AUC as validation AUC, as the reference does.
+MAX_UNVALIDATED_ROWS = 3
+# The reference draws OOD training rows from the first 1500 rows (MAX_AMT), half positive.
 OOD_SOURCE_ROWS = 1500
-
-# The reference's grids: 2, 3, 4, 5, 7, ..., 1024 training rows (20 values);
-# positive fractions 0.05, 0.10, ..., 0.95; flipped fractions 0, 0.05, ..., 0.5.
-SCARCITY_TRAIN_SIZES = tuple(int(n) for n in np.unique(np.round(np.logspace(1, 10, 20, base=2)).astype(int)))
-IMBALANCE_POSITIVE_FRACTIONS = tuple(round(float(f), 2) for f in np.linspace(0.05, 0.95, 19))
-NOISE_FLIP_FRACTIONS = tuple(round(float(f), 2) for f in np.linspace(0, 0.5, 11))
+OOD_POSITIVE_SHARE = 0.5
 
 
 class SettingSkipped(ValueError):
@@ -100,7 +101,7 @@ def scarcity_split(labels: np.ndarray, n_train: int, seed: int = SPLIT_SEED) -> 
     return sized_split(labels, n_train, seed)
 
 
-def imbalance_sizes(labels: np.ndarray, fractions=IMBALANCE_POSITIVE_FRACTIONS) -> tuple[int, int]:
+def imbalance_sizes(labels: np.ndarray, fractions) -> tuple[int, int]:
     """Train and test sizes shared by every positive fraction of the grid.
 
     As ``get_classimabalance_num_train``: the largest total that both the
@@ -117,9 +118,10 @@ def imbalance_sizes(labels: np.ndarray, fractions=IMBALANCE_POSITIVE_FRACTIONS) 
     return n_train, n_test
 
 
-def imbalance_split(labels: np.ndarray, positive_fraction: float, fractions=IMBALANCE_POSITIVE_FRACTIONS,
+def imbalance_split(labels: np.ndarray, positive_fraction: float, fractions,
                     seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Class imbalance: train and test both at ``positive_fraction`` positives."""
+    """Class imbalance: train and test both at ``positive_fraction`` positives,
+    at the sizes ``imbalance_sizes`` gives the whole grid ``fractions``."""
     n_train, n_test = imbalance_sizes(labels, fractions)
     return stratified_draw(labels, n_train, n_test, positive_fraction, seed)
 
@@ -135,14 +137,25 @@ def flip_labels(labels: np.ndarray, fraction: float, seed: int = SPLIT_SEED) -> 
 
 
 def ood_train_rows(labels: np.ndarray, seed: int = SPLIT_SEED) -> np.ndarray:
-    """OOD setting: up to 1024 stratified training rows from the first 1500 rows.
+    """OOD setting: 1024 training rows, half of them positive, from the first 1500 rows.
 
-    The test set is the separate OOD file. As ``get_OOD_traintest``; a smaller
-    dataset gives all of its first 1500 rows.
+    The test set is the separate OOD file. As ``get_OOD_traintest``, draw for
+    draw: ``get_train_test_indices`` on the first 1500 rows with 1024 training
+    rows, 0 test rows and a positive share of exactly 0.5. Where those rows
+    cannot supply 512 of each class the reference stops with an error; here
+    the draw shrinks to the largest half-positive one they can supply
+    (``ceil(n / 2)`` positives), and a class missing there skips the setting.
     """
     head = np.asarray(labels)[:OOD_SOURCE_ROWS]
-    n_train = min(MAX_TRAIN_ROWS, len(head))
-    return stratified_draw(head, n_train, 0, head.mean(), seed)[0]
+    n_pos = int((head == 1).sum())
+    n_neg = len(head) - n_pos
+    n_train = min(MAX_TRAIN_ROWS, len(head), 2 * n_pos, 2 * n_neg + 1)
+    if n_train < 2:
+        raise SettingSkipped(
+            f"the first {OOD_SOURCE_ROWS} rows hold {n_pos} positive and {n_neg} negative rows; "
+            "OOD training needs both classes"
+        )
+    return stratified_draw(head, n_train, 0, OOD_POSITIVE_SHARE, seed)[0]
 
 
 def validation_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

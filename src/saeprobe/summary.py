@@ -9,19 +9,28 @@ where the SAEs are.
   the best baseline (over methods), and whether the SAE probe's test AUC is
   higher. The SAE ``all`` is the best probe of any SAE.
 - ``win_rates``: per setting and SAE, the fraction of cases the SAE wins.
-- ``quiver``: the reference's "quiver of arrows": per case, the method with
-  the best validation AUC among the baselines, and among the baselines plus
-  the SAE probes (ties go to the SAE probe, as in the reference notebooks).
+- ``quiver``: the "quiver of arrows", widened: per case of every setting,
+  the method with the best validation AUC among the baselines, and among the
+  baselines plus every SAE probe (ties go to the SAE probe).
+- ``reference_quiver``: the quiver as the reference draws it
+  (plot_combined.ipynb, plot_normal.ipynb): only in the settings whose
+  ``reference_quiver_ties`` is set (normal, scarcity, imbalance), only its
+  five baselines (no ridge) and the SAE probes at k = 16 and 128, and ties
+  as its notebooks break them.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from saeprobe.config import SAE_METHOD
+from saeprobe.methods import REFERENCE_BASELINES, SAE_METHOD
+from saeprobe.settings import SETTINGS
 
 CASE = ["setting", "dataset", "setting_value"]
 ALL_SAES = "all"
+QUIVER_COLUMNS = [*CASE, "baseline_choice", "baseline_test_auc", "with_sae_choice", "with_sae_test_auc"]
+# The SAE probes of the reference's quiver (its k in every setting but normal).
+REFERENCE_QUIVER_KS = (16, 128)
 
 
 def fitted_rows(table: pd.DataFrame, main_layer: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -75,11 +84,38 @@ def win_rates(compared: pd.DataFrame) -> pd.DataFrame:
 def quiver(table: pd.DataFrame, main_layer: int) -> pd.DataFrame:
     """Per case, the validation-chosen method without and with the SAE probes, and their test AUCs."""
     sae_rows, base_rows = fitted_rows(table, main_layer)
-    columns = [*CASE, "baseline_choice", "baseline_test_auc", "with_sae_choice", "with_sae_test_auc"]
-    if base_rows.empty:
-        return pd.DataFrame(columns=columns)
-    without = _best(base_rows, CASE)
-    with_sae = _best(pd.concat([sae_rows, base_rows], ignore_index=True), CASE)  # SAE rows first: ties go to them
+    return _arrows(base_rows, pd.concat([sae_rows, base_rows], ignore_index=True))  # SAE rows first: ties go to them
+
+
+def reference_quiver(table: pd.DataFrame, main_layer: int) -> pd.DataFrame:
+    """``quiver`` as the reference defines it: its settings, baselines and ks.
+
+    In its notebooks the first row of a tie wins (``groupby().idxmax()``):
+    in normal the baselines come first, in scarcity and imbalance it sorts
+    the SAE probes first. Among themselves the baselines come in the order
+    of its tables (logreg, pca, knn, xgboost, mlp), the SAE probes in ours
+    (its sort is not stable, so it has no fixed order there).
+    """
+    sae_rows, base_rows = fitted_rows(table, main_layer)
+    base_rows = base_rows[base_rows["method"].isin(REFERENCE_BASELINES)].sort_values(
+        "method", key=lambda methods: methods.map(REFERENCE_BASELINES.index), kind="stable")
+    sae_rows = sae_rows[sae_rows["k"].isin(REFERENCE_QUIVER_KS)]
+    frames = []
+    for name, setting in SETTINGS.items():
+        if setting.reference_quiver_ties is None:
+            continue
+        base, sae = base_rows[base_rows["setting"] == name], sae_rows[sae_rows["setting"] == name]
+        candidates = [sae, base] if setting.reference_quiver_ties == "sae" else [base, sae]
+        frames.append(_arrows(base, pd.concat(candidates, ignore_index=True)))
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=QUIVER_COLUMNS)
+
+
+def _arrows(without: pd.DataFrame, with_sae: pd.DataFrame) -> pd.DataFrame:
+    """Per case, the best-validated row of ``without`` and of ``with_sae`` (first row wins a tie)."""
+    if without.empty:
+        return pd.DataFrame(columns=QUIVER_COLUMNS)
+    without, with_sae = _best(without, CASE), _best(with_sae, CASE)
     frame = without[CASE].assign(baseline_choice=method_labels(without), baseline_test_auc=without["test_auc"]).merge(
         with_sae[CASE].assign(with_sae_choice=method_labels(with_sae), with_sae_test_auc=with_sae["test_auc"]), on=CASE)
-    return frame[columns]
+    return frame[QUIVER_COLUMNS]

@@ -1,9 +1,9 @@
 rule activations_extract:
     input:
-        dataset="resources/datasets/{dataset}.parquet",
-        model="resources/models/{model}",
+        dataset=paths.dataset_file(),
+        model=paths.model_dir(),
     output:
-        directory("results/{model}/activations/{dataset}"),
+        directory(paths.activation_dir()),
     params:
         model=model_params,
         corpus_layers=lambda wc: sae_layers(MODELS[wc.model]) if corpus_from_probe_prompts() else [],
@@ -12,9 +12,9 @@ rule activations_extract:
     resources:
         **cluster_resources("activations_extract"),
     log:
-        "logs/{model}/activations/{dataset}.log",
+        paths.job_log("activations_extract"),
     benchmark:
-        "logs/{model}/activations/{dataset}.bench.tsv"
+        paths.job_benchmark("activations_extract")
     conda:
         "../../envs/torch.yaml"
     script:
@@ -24,9 +24,9 @@ rule activations_extract:
 rule activations_corpus_text:
     input:
         texts=CORPUS["source"],
-        model="resources/models/{model}",
+        model=paths.model_dir(),
     output:
-        directory("results/{model}/corpus/shard_{shard}"),
+        directory(paths.corpus_shard_dir()),
     params:
         model=model_params,
         corpus_layers=lambda wc: sae_layers(MODELS[wc.model]),
@@ -37,9 +37,9 @@ rule activations_corpus_text:
     resources:
         **cluster_resources("activations_corpus_text"),
     log:
-        "logs/{model}/corpus/shard_{shard}.log",
+        paths.job_log("activations_corpus_text"),
     benchmark:
-        "logs/{model}/corpus/shard_{shard}.bench.tsv"
+        paths.job_benchmark("activations_corpus_text")
     conda:
         "../../envs/torch.yaml"
     script:
@@ -48,10 +48,10 @@ rule activations_corpus_text:
 
 use rule activations_extract as activations_extract_ood with:
     input:
-        dataset="resources/datasets/ood/{dataset}.parquet",
-        model="resources/models/{model}",
+        dataset=paths.dataset_file(ood=True),
+        model=paths.model_dir(),
     output:
-        directory("results/{model}/activations/ood/{dataset}"),
+        directory(paths.activation_dir(ood=True)),
     params:
         model=model_params,
         corpus_layers=[],  # OOD prompts never enter an SAE corpus
@@ -60,6 +60,6 @@ use rule activations_extract as activations_extract_ood with:
     resources:
         **cluster_resources("activations_extract_ood"),
     log:
-        "logs/{model}/activations/ood/{dataset}.log",
+        paths.job_log("activations_extract_ood"),
     benchmark:
-        "logs/{model}/activations/ood/{dataset}.bench.tsv"
+        paths.job_benchmark("activations_extract_ood")

@@ -2,13 +2,13 @@ rule aggregate_setting:
     input:
         lambda wc: probe_results(wc.model, wc.setting),
     output:
-        table="results/{model}/tables/{setting}.parquet",
-        csv="results/{model}/tables/{setting}.csv",
+        table=paths.setting_table(),
+        csv=paths.setting_table(suffix=".csv"),
     localrule: True
     log:
-        "logs/{model}/tables/{setting}.log",
+        paths.job_log("aggregate_setting"),
     benchmark:
-        "logs/{model}/tables/{setting}.bench.tsv"
+        paths.job_benchmark("aggregate_setting")
     conda:
         "../../envs/probes.yaml"
     script:
@@ -17,18 +17,16 @@ rule aggregate_setting:
 
 rule summary_tables:
     input:
-        lambda wc: [f"results/{wc.model}/tables/{setting}.parquet" for setting in PROBE_SETTINGS],
+        lambda wc: [paths.setting_table(wc.model, setting) for setting in PROBE_SETTINGS],
     output:
-        comparison="results/{model}/tables/comparison.csv",
-        win_rates="results/{model}/tables/win_rates.csv",
-        quiver="results/{model}/tables/quiver.csv",
+        **{name: paths.summary_table(name=name) for name in paths.SUMMARY_TABLES},
     params:
         main_layer=lambda wc: main_layer(MODELS[wc.model]),
     localrule: True
     log:
-        "logs/{model}/tables/summary.log",
+        paths.job_log("summary_tables"),
     benchmark:
-        "logs/{model}/tables/summary.bench.tsv"
+        paths.job_benchmark("summary_tables")
     conda:
         "../../envs/probes.yaml"
     script:
@@ -37,14 +35,14 @@ rule summary_tables:
 
 rule aggregate_sae_metrics:
     input:
-        lambda wc: [f"results/{wc.model}/saes/{sae}/quality.json" for sae in SAES[wc.model]],
+        lambda wc: [paths.sae_quality(wc.model, sae) for sae in SAES[wc.model]],
     output:
-        "results/{model}/tables/sae_metrics.csv",
+        paths.sae_metrics_table(),
     localrule: True
     log:
-        "logs/{model}/tables/sae_metrics.log",
+        paths.job_log("aggregate_sae_metrics"),
     benchmark:
-        "logs/{model}/tables/sae_metrics.bench.tsv"
+        paths.job_benchmark("aggregate_sae_metrics")
     conda:
         "../../envs/probes.yaml"
     script:
@@ -53,19 +51,19 @@ rule aggregate_sae_metrics:
 
 rule figure_auc_vs_k:
     input:
-        "results/{model}/tables/normal.parquet",
+        paths.setting_table(setting=TABLE_FIGURE_SETTINGS["auc_vs_k"]),
     output:
         report(
-            "results/{model}/figures/auc_vs_k.png",
+            paths.figure(name="auc_vs_k"),
             caption="../report/auc_vs_k.rst",
             category="Probing",
             labels={"model": "{model}", "figure": "AUC against k"},
         ),
     localrule: True
     log:
-        "logs/{model}/figures/auc_vs_k.log",
+        paths.job_log("figure_auc_vs_k"),
     benchmark:
-        "logs/{model}/figures/auc_vs_k.bench.tsv"
+        paths.job_benchmark("figure_auc_vs_k")
     conda:
         "../../envs/figures.yaml"
     script:
@@ -74,10 +72,10 @@ rule figure_auc_vs_k:
 
 rule figure_auc_vs_setting:
     input:
-        lambda wc: f"results/{wc.model}/tables/{SETTING_FIGURES[wc.axis]}.parquet",
+        lambda wc: paths.setting_table(wc.model, SETTING_FIGURES[wc.axis]),
     output:
         report(
-            "results/{model}/figures/auc_vs_{axis}.png",
+            paths.figure(name=paths.setting_figure_name()),
             caption="../report/auc_vs_setting.rst",
             category="Probing",
             labels={"model": "{model}", "figure": "AUC against {axis}"},
@@ -89,9 +87,9 @@ rule figure_auc_vs_setting:
         axis=_alternatives(SETTING_FIGURES),
     localrule: True
     log:
-        "logs/{model}/figures/auc_vs_{axis}.log",
+        paths.job_log("figure_auc_vs_setting"),
     benchmark:
-        "logs/{model}/figures/auc_vs_{axis}.bench.tsv"
+        paths.job_benchmark("figure_auc_vs_setting")
     conda:
         "../../envs/figures.yaml"
     script:
@@ -100,19 +98,19 @@ rule figure_auc_vs_setting:
 
 rule figure_baselines_by_layer:
     input:
-        "results/{model}/tables/normal.parquet",
+        paths.setting_table(setting=TABLE_FIGURE_SETTINGS["baselines_by_layer"]),
     output:
         report(
-            "results/{model}/figures/baselines_by_layer.png",
+            paths.figure(name="baselines_by_layer"),
             caption="../report/baselines_by_layer.rst",
             category="Probing",
             labels={"model": "{model}", "figure": "baselines by layer"},
         ),
     localrule: True
     log:
-        "logs/{model}/figures/baselines_by_layer.log",
+        paths.job_log("figure_baselines_by_layer"),
     benchmark:
-        "logs/{model}/figures/baselines_by_layer.bench.tsv"
+        paths.job_benchmark("figure_baselines_by_layer")
     conda:
         "../../envs/figures.yaml"
     script:
@@ -121,19 +119,19 @@ rule figure_baselines_by_layer:
 
 rule figure_win_rates:
     input:
-        "results/{model}/tables/win_rates.csv",
+        paths.summary_table(name="win_rates"),
     output:
         report(
-            "results/{model}/figures/win_rates.png",
+            paths.figure(name="win_rates"),
             caption="../report/win_rates.rst",
             category="Probing",
             labels={"model": "{model}", "figure": "win rates"},
         ),
     localrule: True
     log:
-        "logs/{model}/figures/win_rates.log",
+        paths.job_log("figure_win_rates"),
     benchmark:
-        "logs/{model}/figures/win_rates.bench.tsv"
+        paths.job_benchmark("figure_win_rates")
     conda:
         "../../envs/figures.yaml"
     script:
@@ -142,19 +140,19 @@ rule figure_win_rates:
 
 rule figure_fve_vs_l0:
     input:
-        "results/{model}/tables/sae_metrics.csv",
+        paths.sae_metrics_table(),
     output:
         report(
-            "results/{model}/figures/fve_vs_l0.png",
+            paths.figure(name="fve_vs_l0"),
             caption="../report/fve_vs_l0.rst",
             category="SAE quality",
             labels={"model": "{model}", "figure": "FVE against L0"},
         ),
     localrule: True
     log:
-        "logs/{model}/figures/fve_vs_l0.log",
+        paths.job_log("figure_fve_vs_l0"),
     benchmark:
-        "logs/{model}/figures/fve_vs_l0.bench.tsv"
+        paths.job_benchmark("figure_fve_vs_l0")
     conda:
         "../../envs/figures.yaml"
     script:

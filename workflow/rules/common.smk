@@ -3,8 +3,9 @@ import re
 from snakemake.logging import logger
 from snakemake.utils import validate
 
+from saeprobe import paths
 from saeprobe.config import (
-    BASELINE_NAMES,
+    baseline_layers,
     check_config,
     extraction_layers,
     job_resources,
@@ -15,6 +16,8 @@ from saeprobe.config import (
 )
 from saeprobe.datasets import reference_master_path, reference_ood_files, resolve_sources
 from saeprobe.driver import cancel_orphan_slurm_jobs, claim_driver_lock, remove_stale_locks
+from saeprobe.methods import BASELINE_NAMES
+from saeprobe.settings import SETTINGS
 
 
 # A killed driver leaves Snakemake's lock behind; the driver that holds the
@@ -51,13 +54,11 @@ PRETRAINED_SAES = {s for entries in SAES.values() for s, e in entries.items() if
 CORPUS = config["corpus"]
 USES_REFERENCE = bool(config["datasets"]["reference"])
 PROBE_SETTINGS = probe_settings(config)
+# Figures of AUC against a setting's grid, by the axis name in their path.
+SETTING_FIGURES = {SETTINGS[s].figure.name: s for s in PROBE_SETTINGS if SETTINGS[s].figure}
+# The setting whose table each of the other per-setting figures is drawn from.
+TABLE_FIGURE_SETTINGS = {figure: s for s, spec in SETTINGS.items() for figure in spec.table_figures}
 # Datasets with an OOD test set: the reference's eight, when selected.
-# Figures of AUC against a setting's grid, by the name in their path.
-SETTING_FIGURES = {
-    name: setting
-    for name, setting in (("train_size", "scarcity"), ("imbalance", "imbalance"), ("noise", "label_noise"))
-    if setting in PROBE_SETTINGS
-}
 OOD_DATASETS = [d for d in DATASETS if d in reference_ood_files()] if USES_REFERENCE else []
 
 
@@ -117,56 +118,53 @@ def corpus_from_probe_prompts():
 
 
 def corpus_inputs(wildcards):
-    """Activation folders whose corpus_layer_*.npy files feed SAE training."""
+    """Activation folders whose corpus files feed SAE training."""
     model = wildcards.model
     if corpus_from_probe_prompts():
-        return [f"results/{model}/activations/{d}" for d in DATASETS]
-    return [f"results/{model}/corpus/shard_{i:03d}" for i in range(CORPUS["num_shards"])]
+        return [paths.activation_dir(model, d) for d in DATASETS]
+    return [paths.corpus_shard_dir(model, i) for i in range(CORPUS["num_shards"])]
 
 
 def probe_inputs(wildcards):
     """A probe job's labels and features (activations, or an SAE's latents),
-    and in the OOD setting those of the dataset's OOD set too."""
+    and in a setting that tests on the OOD sets those of the dataset's OOD set too."""
     model, dataset = wildcards.model, wildcards.dataset
     if hasattr(wildcards, "sae"):
-        features = f"results/{model}/latents/{wildcards.sae}/{{}}{dataset}.npz"
+        features = lambda ood: paths.latents_file(model, wildcards.sae, dataset, ood)
     else:
-        features = f"results/{model}/activations/{{}}{dataset}"
-    inputs = {"dataset": f"resources/datasets/{dataset}.parquet", "features": features.format("")}
-    if wildcards.setting == "ood":
-        inputs["ood_dataset"] = f"resources/datasets/ood/{dataset}.parquet"
-        inputs["ood_features"] = features.format("ood/")
+        features = lambda ood: paths.activation_dir(model, dataset, ood)
+    inputs = {"dataset": paths.dataset_file(dataset), "features": features(False)}
+    if SETTINGS[wildcards.setting].uses_ood_data:
+        inputs["ood_dataset"] = paths.dataset_file(dataset, ood=True)
+        inputs["ood_features"] = features(True)
     return inputs
 
 
 def probe_results(model, setting):
-    """Per-job probe tables of one model and setting: each baseline at every
-    probed layer (normal) or at the main layer (other settings), and each SAE."""
-    cfg = MODELS[model]
-    layers = cfg["layers"] if setting == "normal" else [main_layer(cfg)]
-    datasets = OOD_DATASETS if setting == "ood" else DATASETS
-    paths = []
+    """Per-job probe tables of one model and setting: each baseline at the
+    setting's layers (every probed layer, or the main layer), and each SAE."""
+    layers = baseline_layers(MODELS[model], setting)
+    datasets = OOD_DATASETS if SETTINGS[setting].uses_ood_data else DATASETS
+    tables = []
     for dataset in datasets:
-        folder = f"results/{model}/probes/{setting}/{dataset}"
-        paths += [f"{folder}/{m}_layer_{L}.parquet" for m in PROBE_SETTINGS[setting]["baselines"] for L in layers]
-        paths += [f"{folder}/sae_{sae}.parquet" for sae in SAES[model]]
-    return paths
+        tables += [paths.baseline_probe_file(model, setting, dataset, method, layer)
+                   for method in PROBE_SETTINGS[setting]["baselines"] for layer in layers]
+        tables += [paths.sae_probe_file(model, setting, dataset, sae) for sae in SAES[model]]
+    return tables
 
 
 def all_results_targets():
     targets = []
     if USES_REFERENCE:
-        targets.append("resources/datasets/reference_catalog.parquet")
-        targets += [f"resources/datasets/ood/{d}.parquet" for d in OOD_DATASETS]
+        targets.append(paths.reference_catalog())
+        targets += [paths.dataset_file(d, ood=True) for d in OOD_DATASETS]
     for model in MODELS:
-        tables = f"results/{model}/tables"
-        figures = f"results/{model}/figures"
         for setting in PROBE_SETTINGS:
-            targets += [f"{tables}/{setting}.parquet", f"{tables}/{setting}.csv"]
-        targets += [f"{tables}/comparison.csv", f"{tables}/win_rates.csv", f"{tables}/quiver.csv"]
-        targets += [f"{figures}/auc_vs_{axis}.png" for axis in SETTING_FIGURES]
-        if "normal" in PROBE_SETTINGS:
-            targets += [f"{figures}/auc_vs_k.png", f"{figures}/baselines_by_layer.png"]
+            targets += [paths.setting_table(model, setting), paths.setting_table(model, setting, ".csv")]
+        targets += [paths.summary_table(model, name) for name in paths.SUMMARY_TABLES]
+        targets += [paths.figure(model, paths.setting_figure_name(axis)) for axis in SETTING_FIGURES]
+        targets += [paths.figure(model, name) for name, s in TABLE_FIGURE_SETTINGS.items() if s in PROBE_SETTINGS]
         if SAES[model]:
-            targets += [f"{tables}/sae_metrics.csv", f"{figures}/fve_vs_l0.png", f"{figures}/win_rates.png"]
+            targets += [paths.sae_metrics_table(model), paths.figure(model, "fve_vs_l0"),
+                        paths.figure(model, "win_rates")]
     return targets

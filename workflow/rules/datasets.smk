@@ -2,7 +2,7 @@ rule datasets_prepare:
     input:
         lambda wc: DATASETS[wc.dataset].file,
     output:
-        "resources/datasets/{dataset}.parquet",
+        paths.dataset_file(),
     params:
         source=lambda wc: {
             "name": DATASETS[wc.dataset].name,
@@ -15,9 +15,9 @@ rule datasets_prepare:
     # Reads a local file in a second: on a cluster, not worth a job.
     localrule: True
     log:
-        "logs/datasets/{dataset}.log",
+        paths.job_log("datasets_prepare"),
     benchmark:
-        "logs/datasets/{dataset}.bench.tsv"
+        paths.job_benchmark("datasets_prepare")
     conda:
         "../../envs/datasets.yaml"
     script:
@@ -28,29 +28,29 @@ use rule datasets_prepare as datasets_prepare_ood with:
     input:
         lambda wc: reference_ood_files()[wc.dataset],
     output:
-        "resources/datasets/ood/{dataset}.parquet",
+        paths.dataset_file(ood=True),
     params:
         source=lambda wc: {"name": wc.dataset, "text_column": "prompt", "label_column": "target", "link": ""},
         max_rows=None,
         seed=0,
     localrule: True
     log:
-        "logs/datasets/ood/{dataset}.log",
+        paths.job_log("datasets_prepare_ood"),
     benchmark:
-        "logs/datasets/ood/{dataset}.bench.tsv"
+        paths.job_benchmark("datasets_prepare_ood")
 
 
 rule datasets_reference_catalog:
     input:
         reference_master_path(),
     output:
-        "resources/datasets/reference_catalog.parquet",
+        paths.reference_catalog(),
     # Reads a local file in a second: on a cluster, not worth a job.
     localrule: True
     log:
-        "logs/datasets/reference_catalog.log",
+        paths.job_log("datasets_reference_catalog"),
     benchmark:
-        "logs/datasets/reference_catalog.bench.tsv"
+        paths.job_benchmark("datasets_reference_catalog")
     conda:
         "../../envs/datasets.yaml"
     script:

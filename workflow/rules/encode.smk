@@ -1,9 +1,9 @@
 rule sae_encode:
     input:
-        sae="results/{model}/saes/{sae}/sae.safetensors",
-        activations="results/{model}/activations/{dataset}",
+        sae=paths.sae_weights(),
+        activations=paths.activation_dir(),
     output:
-        "results/{model}/latents/{sae}/{dataset}.npz",
+        paths.latents_file(),
     params:
         layer=lambda wc: SAES[wc.model][wc.sae]["layer"],
     threads: job_threads("sae_encode")
@@ -13,9 +13,9 @@ rule sae_encode:
     group:
         "sae_encodings"
     log:
-        "logs/{model}/latents/{sae}/{dataset}.log",
+        paths.job_log("sae_encode"),
     benchmark:
-        "logs/{model}/latents/{sae}/{dataset}.bench.tsv"
+        paths.job_benchmark("sae_encode")
     conda:
         "../../envs/torch.yaml"
     script:
@@ -24,14 +24,14 @@ rule sae_encode:
 
 use rule sae_encode as sae_encode_ood with:
     input:
-        sae="results/{model}/saes/{sae}/sae.safetensors",
-        activations="results/{model}/activations/ood/{dataset}",
+        sae=paths.sae_weights(),
+        activations=paths.activation_dir(ood=True),
     output:
-        "results/{model}/latents/{sae}/ood/{dataset}.npz",
+        paths.latents_file(ood=True),
     threads: job_threads("sae_encode_ood")
     resources:
         **cluster_resources("sae_encode_ood"),
     log:
-        "logs/{model}/latents/{sae}/ood/{dataset}.log",
+        paths.job_log("sae_encode_ood"),
     benchmark:
-        "logs/{model}/latents/{sae}/ood/{dataset}.bench.tsv"
+        paths.job_benchmark("sae_encode_ood")

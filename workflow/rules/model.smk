@@ -1,15 +1,15 @@
 rule model_prepare:
     output:
-        directory("resources/models/{model}"),
+        directory(paths.model_dir()),
     params:
         source=lambda wc: MODELS[wc.model]["source"],
     threads: job_threads("model_prepare")
     resources:
         **cluster_resources("model_prepare"),
     log:
-        "logs/{model}/model_prepare.log",
+        paths.job_log("model_prepare"),
     benchmark:
-        "logs/{model}/model_prepare.bench.tsv"
+        paths.job_benchmark("model_prepare")
     conda:
         "../../envs/torch.yaml"
     script:

@@ -7,7 +7,7 @@ rule probe_baseline:
     input:
         unpack(probe_inputs),
     output:
-        "results/{model}/probes/{setting}/{dataset}/{method}_layer_{layer}.parquet",
+        paths.baseline_probe_file(),
     params:
         grid=lambda wc: PROBE_SETTINGS[wc.setting]["grid"],
         engine=config["probes"]["engine"],
@@ -17,9 +17,9 @@ rule probe_baseline:
     group:
         "probe_fits"
     log:
-        "logs/{model}/probes/{setting}/{dataset}/{method}_layer_{layer}.log",
+        paths.job_log("probe_baseline"),
     benchmark:
-        "logs/{model}/probes/{setting}/{dataset}/{method}_layer_{layer}.bench.tsv"
+        paths.job_benchmark("probe_baseline")
     conda:
         "../../envs/probes.yaml"
     script:
@@ -30,7 +30,7 @@ rule probe_sae:
     input:
         unpack(probe_inputs),
     output:
-        "results/{model}/probes/{setting}/{dataset}/sae_{sae}.parquet",
+        paths.sae_probe_file(),
     params:
         grid=lambda wc: PROBE_SETTINGS[wc.setting]["grid"],
         ks=lambda wc: PROBE_SETTINGS[wc.setting]["ks"],
@@ -43,9 +43,9 @@ rule probe_sae:
     group:
         "probe_fits"
     log:
-        "logs/{model}/probes/{setting}/{dataset}/sae_{sae}.log",
+        paths.job_log("probe_sae"),
     benchmark:
-        "logs/{model}/probes/{setting}/{dataset}/sae_{sae}.bench.tsv"
+        paths.job_benchmark("probe_sae")
     conda:
         "../../envs/probes.yaml"
     script:

@@ -4,21 +4,21 @@ rule sae_train:
     input:
         corpus=corpus_inputs,
     output:
-        weights="results/{model}/saes/{sae}/sae.safetensors",
-        cfg="results/{model}/saes/{sae}/cfg.json",
-        metrics="results/{model}/saes/{sae}/metrics.json",
+        weights=paths.sae_weights(),
+        cfg=paths.sae_config(),
+        metrics=paths.sae_training_metrics(),
     params:
         spec=lambda wc: SAES[wc.model][wc.sae],
         # Not an output: Snakemake deletes outputs before a rerun, and the
         # checkpoint must survive a killed job so the rerun can resume.
-        checkpoint="results/{model}/checkpoints/{sae}.pt",
+        checkpoint=paths.sae_checkpoint(),
     threads: job_threads("sae_train")
     resources:
         **cluster_resources("sae_train"),
     log:
-        "logs/{model}/saes/{sae}.log",
+        paths.job_log("sae_train"),
     benchmark:
-        "logs/{model}/saes/{sae}.bench.tsv"
+        paths.job_benchmark("sae_train")
     conda:
         "../../envs/torch.yaml"
     script:
@@ -32,18 +32,18 @@ rule sae_import:
         corpus=corpus_inputs,
         source=pretrained_source,
     output:
-        weights="results/{model}/saes/{sae}/sae.safetensors",
-        cfg="results/{model}/saes/{sae}/cfg.json",
-        metrics="results/{model}/saes/{sae}/metrics.json",
+        weights=paths.sae_weights(),
+        cfg=paths.sae_config(),
+        metrics=paths.sae_training_metrics(),
     params:
         spec=lambda wc: SAES[wc.model][wc.sae],
     threads: job_threads("sae_import")
     resources:
         **cluster_resources("sae_import"),
     log:
-        "logs/{model}/saes/{sae}.log",
+        paths.job_log("sae_import"),
     benchmark:
-        "logs/{model}/saes/{sae}.bench.tsv"
+        paths.job_benchmark("sae_import")
     conda:
         "../../envs/torch.yaml"
     script:
@@ -52,12 +52,12 @@ rule sae_import:
 
 rule sae_evaluate:
     input:
-        sae="results/{model}/saes/{sae}/sae.safetensors",
-        model="resources/models/{model}",
+        sae=paths.sae_weights(),
+        model=paths.model_dir(),
         corpus=corpus_inputs,
-        datasets=expand("resources/datasets/{dataset}.parquet", dataset=DATASETS),
+        datasets=[paths.dataset_file(dataset) for dataset in DATASETS],
     output:
-        "results/{model}/saes/{sae}/quality.json",
+        paths.sae_quality(),
     params:
         layer=lambda wc: SAES[wc.model][wc.sae]["layer"],
         model=model_params,
@@ -66,9 +66,9 @@ rule sae_evaluate:
     resources:
         **cluster_resources("sae_evaluate"),
     log:
-        "logs/{model}/saes/{sae}.evaluate.log",
+        paths.job_log("sae_evaluate"),
     benchmark:
-        "logs/{model}/saes/{sae}.evaluate.bench.tsv"
+        paths.job_benchmark("sae_evaluate")
     conda:
         "../../envs/torch.yaml"
     script:

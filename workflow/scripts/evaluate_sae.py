@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from saeprobe.activations import corpus_file_name
 from saeprobe.atomic import write_json
 from saeprobe.logs import job_logger
 from saeprobe.models import checkpoint_dir, load_model
+from saeprobe.paths import corpus_file_name
 from saeprobe.saes import load_sae
 from saeprobe.splicing import CrossEntropySplicer, loss_recovered, pick_eval_texts
 from saeprobe.splits import normal_split

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from saeprobe.activations import corpus_file_name
 from saeprobe.atomic import write_json
 from saeprobe.logs import job_logger
+from saeprobe.paths import corpus_file_name
 from saeprobe.saes.formats import fetch_pretrained, load_pretrained
 from saeprobe.training import ActivationShards, evaluate_sae
 

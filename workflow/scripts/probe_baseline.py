@@ -7,20 +7,22 @@ import pandas as pd
 
 from saeprobe.atomic import write_table
 from saeprobe.logs import job_logger
+from saeprobe.paths import activation_file_name
 from saeprobe.probing import baseline_table
+from saeprobe.settings import setting
 
 log = job_logger(snakemake.log[0], snakemake.threads)
 layer = int(snakemake.wildcards.layer)
 
 
 def activations_and_labels(features: str, dataset: str):
-    return (np.load(Path(features) / f"layer_{layer}.npy"),
+    return (np.load(Path(features) / activation_file_name(layer)),
             pd.read_parquet(dataset, columns=["label"])["label"].to_numpy())
 
 
 X, labels = activations_and_labels(snakemake.input.features, snakemake.input.dataset)
 ood = None
-if snakemake.wildcards.setting == "ood":
+if setting(snakemake.wildcards.setting).uses_ood_data:
     ood = activations_and_labels(snakemake.input.ood_features, snakemake.input.ood_dataset)
 table = baseline_table(
     snakemake.wildcards.method, X, labels, setting=snakemake.wildcards.setting,

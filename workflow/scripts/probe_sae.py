@@ -6,6 +6,7 @@ from saeprobe.atomic import write_table
 from saeprobe.encoding import load_latents
 from saeprobe.logs import job_logger
 from saeprobe.probing import sae_probe_table
+from saeprobe.settings import setting
 
 log = job_logger(snakemake.log[0], snakemake.threads)
 
@@ -16,7 +17,7 @@ def latents_and_labels(features: str, dataset: str):
 
 X, labels = latents_and_labels(snakemake.input.features, snakemake.input.dataset)
 ood = None
-if snakemake.wildcards.setting == "ood":
+if setting(snakemake.wildcards.setting).uses_ood_data:
     ood = latents_and_labels(snakemake.input.ood_features, snakemake.input.ood_dataset)
 table = sae_probe_table(
     X, labels, ks=snakemake.params.ks, setting=snakemake.wildcards.setting,

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from saeprobe.activations import corpus_file_name
 from saeprobe.atomic import write_json
 from saeprobe.config import sae_spec
 from saeprobe.logs import job_logger
+from saeprobe.paths import corpus_file_name
 from saeprobe.training import ActivationShards, evaluate_sae, train_sae
 
 log = job_logger(snakemake.log[0], snakemake.threads)

@@ -1,0 +1,162 @@
+"""Where every artefact lives: one function per artefact, returning its path.
+
+Arguments default to Snakemake wildcards, so ``activation_dir()`` is the
+rule pattern ``results/{model}/activations/{dataset}`` and
+``activation_dir("smollm2-135m", "87_glue_cola")`` a concrete path; the rules,
+their input functions and the scripts all ask here. README.md ("What you
+get") documents the scheme and tests/test_paths.py holds the two together.
+A changed pattern strands every existing run's results.
+"""
+
+from __future__ import annotations
+
+
+def _ood(ood: bool) -> str:
+    # A dataset's OOD test set sits in an ood/ folder beside the dataset's own files.
+    return "ood/" if ood else ""
+
+
+# Model-independent inputs.
+
+def dataset_file(dataset="{dataset}", ood: bool = False) -> str:
+    return f"resources/datasets/{_ood(ood)}{dataset}.parquet"
+
+
+def reference_catalog() -> str:
+    return "resources/datasets/reference_catalog.parquet"
+
+
+def model_dir(model="{model}") -> str:
+    """A prepared model: ``manifest.json`` (+ the converted checkpoint)."""
+    return f"resources/models/{model}"
+
+
+# Everything computed for a model.
+
+def activation_dir(model="{model}", dataset="{dataset}", ood: bool = False) -> str:
+    """One extraction job's folder: ``activation_file_name`` and ``corpus_file_name`` per layer, ``meta.json``."""
+    return f"results/{model}/activations/{_ood(ood)}{dataset}"
+
+
+def corpus_shard_dir(model="{model}", shard="{shard}") -> str:
+    """One shard of a text corpus's token activations (``corpus_file_name`` per layer)."""
+    if isinstance(shard, int):
+        shard = f"{shard:03d}"
+    return f"results/{model}/corpus/shard_{shard}"
+
+
+def activation_file_name(layer="{layer}") -> str:
+    """In an activation folder: the last-token vectors after block ``layer``, one row per dataset row."""
+    return f"layer_{layer}.npy"
+
+
+def corpus_file_name(layer="{layer}") -> str:
+    """In an activation or corpus folder: token vectors for SAE training."""
+    return f"corpus_layer_{layer}.npy"
+
+
+def sae_dir(model="{model}", sae="{sae}") -> str:
+    return f"results/{model}/saes/{sae}"
+
+
+def sae_weights(model="{model}", sae="{sae}") -> str:
+    return f"{sae_dir(model, sae)}/sae.safetensors"
+
+
+def sae_config(model="{model}", sae="{sae}") -> str:
+    return f"{sae_dir(model, sae)}/cfg.json"
+
+
+def sae_training_metrics(model="{model}", sae="{sae}") -> str:
+    return f"{sae_dir(model, sae)}/metrics.json"
+
+
+def sae_quality(model="{model}", sae="{sae}") -> str:
+    return f"{sae_dir(model, sae)}/quality.json"
+
+
+def sae_checkpoint(model="{model}", sae="{sae}") -> str:
+    """The trainer's resumable state; not a rule output, so a rerun finds it."""
+    return f"results/{model}/checkpoints/{sae}.pt"
+
+
+def latents_file(model="{model}", sae="{sae}", dataset="{dataset}", ood: bool = False) -> str:
+    return f"results/{model}/latents/{sae}/{_ood(ood)}{dataset}.npz"
+
+
+def baseline_probe_file(model="{model}", setting="{setting}", dataset="{dataset}", method="{method}",
+                        layer="{layer}") -> str:
+    return f"results/{model}/probes/{setting}/{dataset}/{method}_layer_{layer}.parquet"
+
+
+def sae_probe_file(model="{model}", setting="{setting}", dataset="{dataset}", sae="{sae}") -> str:
+    return f"results/{model}/probes/{setting}/{dataset}/sae_{sae}.parquet"
+
+
+def setting_table(model="{model}", setting="{setting}", suffix: str = ".parquet") -> str:
+    """The results table of a setting (``.parquet``, or its ``.csv`` twin)."""
+    return f"results/{model}/tables/{setting}{suffix}"
+
+
+# The comparisons across settings, each a CSV of summary_tables.
+SUMMARY_TABLES = ("comparison", "win_rates", "quiver", "quiver_reference")
+
+
+def summary_table(model="{model}", name="{name}") -> str:
+    return f"results/{model}/tables/{name}.csv"
+
+
+def sae_metrics_table(model="{model}") -> str:
+    return f"results/{model}/tables/sae_metrics.csv"
+
+
+def figure(model="{model}", name="{name}") -> str:
+    return f"results/{model}/figures/{name}.png"
+
+
+def setting_figure_name(axis="{axis}") -> str:
+    """The figure of AUC against a setting's grid, by its ``Figure.name``."""
+    return f"auc_vs_{axis}"
+
+
+# Each rule's jobs log to logs/<stem>.log and benchmark to logs/<stem>.bench.tsv.
+_JOB_STEMS = {
+    "datasets_prepare": "datasets/{dataset}",
+    "datasets_prepare_ood": "datasets/ood/{dataset}",
+    "datasets_reference_catalog": "datasets/reference_catalog",
+    "model_prepare": "{model}/model_prepare",
+    "activations_extract": "{model}/activations/{dataset}",
+    "activations_extract_ood": "{model}/activations/ood/{dataset}",
+    "activations_corpus_text": "{model}/corpus/shard_{shard}",
+    "sae_train": "{model}/saes/{sae}",
+    "sae_import": "{model}/saes/{sae}",
+    "sae_evaluate": "{model}/saes/{sae}.evaluate",
+    "sae_encode": "{model}/latents/{sae}/{dataset}",
+    "sae_encode_ood": "{model}/latents/{sae}/ood/{dataset}",
+    "probe_baseline": "{model}/probes/{setting}/{dataset}/{method}_layer_{layer}",
+    "probe_sae": "{model}/probes/{setting}/{dataset}/sae_{sae}",
+    "aggregate_setting": "{model}/tables/{setting}",
+    "summary_tables": "{model}/tables/summary",
+    "aggregate_sae_metrics": "{model}/tables/sae_metrics",
+    "figure_auc_vs_k": "{model}/figures/auc_vs_k",
+    "figure_auc_vs_setting": "{model}/figures/auc_vs_{axis}",
+    "figure_baselines_by_layer": "{model}/figures/baselines_by_layer",
+    "figure_win_rates": "{model}/figures/win_rates",
+    "figure_fve_vs_l0": "{model}/figures/fve_vs_l0",
+}
+
+
+def _job_stem(rule: str) -> str:
+    if rule not in _JOB_STEMS:
+        raise KeyError(f"rule {rule!r} has no log path; add it to saeprobe.paths._JOB_STEMS")
+    return _JOB_STEMS[rule]
+
+
+def job_log(rule: str) -> str:
+    """The log pattern of ``rule``'s jobs."""
+    return f"logs/{_job_stem(rule)}.log"
+
+
+def job_benchmark(rule: str) -> str:
+    """The Snakemake benchmark pattern of ``rule``'s jobs."""
+    return f"logs/{_job_stem(rule)}.bench.tsv"
