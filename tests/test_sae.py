@@ -31,6 +31,42 @@ def test_topk_hand_set_weights():
     torch.testing.assert_close(sae(x), torch.tensor([[3.0, 0.0], [0.0, 2.0]]))
 
 
+def dense_topk_loss(sae, x, dead):
+    """The TopK loss written with dense codes and plain autograd, as a reference."""
+    pre = torch.relu((x - sae.b_dec) @ sae.W_enc.T + sae.b_enc)
+    values, indices = pre.topk(sae.k, dim=-1)
+    codes = torch.zeros_like(pre).scatter(-1, indices, values)
+    error = x - (codes @ sae.W_dec + sae.b_dec)
+    loss = error.pow(2).sum() / (x - x.mean(dim=0)).pow(2).sum()
+    if dead.any():
+        aux_values, aux_indices = pre.masked_fill(~dead, -1.0).topk(min(sae.aux_k, int(dead.sum())), dim=-1)
+        aux_codes = torch.zeros_like(pre).scatter(-1, aux_indices, aux_values.clamp_min(0))
+        residual = error.detach()
+        aux = (aux_codes @ sae.W_dec - residual).pow(2).sum() / (residual - residual.mean(dim=0)).pow(2).sum()
+        loss = loss + sae.aux_coef * aux
+    return loss
+
+
+@pytest.mark.parametrize("n_dead", [0, 5, 40])  # none, fewer than aux_k (all take part), more
+def test_topk_sparse_backward_matches_dense_autograd(n_dead):
+    sae = TopKSAE(d_in=12, width=64, k=4, aux_k=8)
+    sae.init_weights(torch.Generator().manual_seed(0), data_mean=torch.full((12,), 0.2))
+    with torch.no_grad():
+        sae.b_enc.normal_(0, 0.3, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(30, 12, generator=torch.Generator().manual_seed(2))
+    dead = torch.zeros(64, dtype=torch.bool)
+    dead[torch.randperm(64, generator=torch.Generator().manual_seed(3))[:n_dead]] = True
+    reference = {name: g for name, g in zip(
+        ("W_enc", "b_enc", "W_dec", "b_dec"),
+        torch.autograd.grad(dense_topk_loss(sae, x, dead), [sae.W_enc, sae.b_enc, sae.W_dec, sae.b_dec]))}
+    out = sae.training_loss(x, dead)
+    out.loss.backward()
+    torch.testing.assert_close(out.loss, dense_topk_loss(sae, x, dead).detach())
+    for name, expected in reference.items():
+        assert expected.abs().sum() > 0, name
+        torch.testing.assert_close(getattr(sae, name).grad, expected, rtol=1e-4, atol=1e-6, msg=name)
+
+
 def test_save_load_round_trip(tmp_path):
     sae = TopKSAE(d_in=8, width=16, k=3)
     sae.init_weights(torch.Generator().manual_seed(1))

@@ -116,11 +116,28 @@ class TrainConfig:
             scale = min(scale, (self.steps - step) / (self.steps - decay_start))
         return base * scale
 
-    def make_optimizer(self, params, width: int) -> torch.optim.Optimizer:
-        lr = self.learning_rate(width, 0)
-        if self.optimizer == "signum":
-            return ScheduleFreeSignum(params, lr=lr)
-        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999))
+    def make_optimizer(self, sae: SparseAutoencoder, input_rms: float = 1.0) -> torch.optim.Optimizer:
+        """Each parameter group carries ``lr_factor``, its multiple of ``learning_rate``.
+
+        Sign descent steps every entry by the full lr whatever its gradient's
+        size. Where ``sae.signum_bias_lr`` is set, the tensors in input units
+        (``b_enc``, ``b_dec``, ``scaled_with_input``) step by
+        ``sae.signum_bias_lr * input_rms`` times it, ``input_rms`` being the
+        root mean squared norm of the inputs the SAE trains on (1 when
+        ``normalize_inputs``): the same steps relative to the data at any scale."""
+        lr = self.learning_rate(sae.width, 0)
+        if self.optimizer == "adam" or sae.signum_bias_lr is None:
+            params = [{"params": list(sae.parameters()), "lr_factor": 1.0}]
+            if self.optimizer == "adam":
+                return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999))
+            return ScheduleFreeSignum(params, lr=lr, average_power=sae.signum_average_power)
+        in_input_units = {"b_enc", "b_dec", *sae.scaled_with_input}
+        named = list(sae.named_parameters())
+        factor = sae.signum_bias_lr * input_rms
+        groups = [{"params": [p for n, p in named if n not in in_input_units], "lr_factor": 1.0},
+                  {"params": [p for n, p in named if n in in_input_units], "lr_factor": factor, "lr": lr * factor}]
+        return ScheduleFreeSignum([g for g in groups if g["params"]], lr=lr,
+                                  average_power=sae.signum_average_power)
 
 
 class _StopRequested:
@@ -162,8 +179,13 @@ def train_sae(
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     checkpoint_path = Path(checkpoint_path)
     run_signature = {"train": asdict(cfg), "sae": sae.config(), "shards": [str(p) for p in data.paths]}
+    if cfg.optimizer == "signum" and (sae.signum_bias_lr is not None or sae.signum_average_power):
+        # Earlier checkpoints of these settings were trained with one learning rate and uniform averaging.
+        run_signature["signum"] = {"bias_lr": sae.signum_bias_lr, "average_power": sae.signum_average_power}
     sae.to(device)
-    optimizer = cfg.make_optimizer(sae.parameters(), sae.width)
+    input_rms = input_norm_factor(data, cfg)
+    scale = input_rms if cfg.normalize_inputs else 1.0
+    optimizer = cfg.make_optimizer(sae, input_rms / scale)
     rows_since_fired = torch.zeros(sae.width, dtype=torch.long, device=device)
     start = 0
     if checkpoint_path.exists():
@@ -176,7 +198,6 @@ def train_sae(
             log(f"resuming from checkpoint {checkpoint_path} at step {start} of {cfg.steps}")
         else:
             log(f"ignoring checkpoint {checkpoint_path}: it was written for other settings")
-    scale = input_norm_factor(data, cfg) if cfg.normalize_inputs else 1.0
     if start == 0:
         generator = torch.Generator().manual_seed(cfg.seed)
         first = torch.from_numpy(data.train_batch(0, cfg.batch_size, cfg.seed)) / scale
@@ -195,7 +216,7 @@ def train_sae(
     with _StopRequested() as stop:
         for step in range(start, cfg.steps):
             for group in optimizer.param_groups:
-                group["lr"] = cfg.learning_rate(sae.width, step)
+                group["lr"] = cfg.learning_rate(sae.width, step) * group.get("lr_factor", 1.0)
             x = torch.from_numpy(data.train_batch(step, cfg.batch_size, cfg.seed) / scale).to(device)
             out = sae.training_loss(x, dead=rows_since_fired >= cfg.dead_tokens, progress=step / cfg.steps)
             out.loss.backward()

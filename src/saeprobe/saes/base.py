@@ -69,6 +69,13 @@ class SparseAutoencoder(nn.Module):
     scaled_with_input: ClassVar[tuple[str, ...]] = ()
     """Tensors besides ``b_enc``/``b_dec`` in input or pre-activation units
     (thresholds, magnitude biases), rescaled by ``scale_biases``."""
+    signum_bias_lr: ClassVar[float | None] = None
+    """Multiple of the sign-descent learning rate for ``b_enc``, ``b_dec`` and
+    ``scaled_with_input`` on unit-scale inputs (``TrainConfig.make_optimizer``);
+    None: the weights' learning rate."""
+    signum_average_power: ClassVar[float] = 0.0
+    """``average_power`` of ``ScheduleFreeSignum``: 0 is the uniform
+    (lr**2-weighted) average of sparsify."""
     input_centered: ClassVar[bool] = True
     """Whether ``encode`` subtracts ``b_dec`` from the input first (conventions
     differ between libraries; checkpoint converters fold the difference into
