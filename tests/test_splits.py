@@ -78,6 +78,18 @@ def test_validation_holdout_for_large_n():
     assert len(val) == 40  # 20% below 500 rows
 
 
+def test_holdout_without_a_class_is_redrawn_stratified():
+    labels = np.zeros(500, int)
+    labels[:20] = 1  # none in the last 100 rows
+    [(fit, val)] = validation_splits(labels)
+    assert len(val) == 100 and set(labels[val]) == {0, 1} and set(labels[fit]) == {0, 1}
+    assert sorted(np.concatenate([fit, val]).tolist()) == list(range(500))
+    assert labels[val].sum() == 4  # stratified: 20% of the positives
+    one_positive = np.zeros(500, int)
+    one_positive[3] = 1
+    assert validation_splits(one_positive) == []
+
+
 def test_validation_folds_for_small_n():
     labels = np.tile([0, 1], 30)
     splits = validation_splits(labels)

@@ -31,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from saeprobe.probes import positive_scores
-from saeprobe.splits import validation_splits
+from saeprobe.splits import MAX_UNVALIDATED_ROWS, validation_splits
 
 
 class ValidatedSearch(ClassifierMixin, BaseEstimator):
@@ -50,7 +50,7 @@ class ValidatedSearch(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
             raise ValueError(f"binary labels needed, got classes {self.classes_.tolist()}")
-        splits = validation_splits(y) if len(y) > 3 else []
+        splits = validation_splits(y) if len(y) > MAX_UNVALIDATED_ROWS else []
         n_fit = min((len(fit) for fit, _ in splits), default=len(y))
         self.candidates_ = self._candidates(n_fit, X.shape[1])
         if splits:

@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 
-from saeprobe.splits import validation_splits
+from saeprobe.splits import MAX_UNVALIDATED_ROWS, validation_splits
 
 REFERENCE_CS = np.logspace(5, -5, 10)
 # The reference's power-of-two k grid (train_sae_probes.py), capped at the SAE width.
@@ -81,7 +81,7 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         if self.penalty not in ("l1", "l2"):
             raise ValueError(f"penalty must be 'l1' or 'l2', got {self.penalty!r}")
         # The reference's rule for n <= 3: no search, default C.
-        splits = validation_splits(y) if len(y) > 3 else []
+        splits = validation_splits(y) if len(y) > MAX_UNVALIDATED_ROWS else []
         Cs = np.asarray(self.Cs, float) if splits else np.array([1.0])
         fit_rows = [fit for fit, _ in splits]
         everything = np.arange(len(y))
@@ -192,6 +192,7 @@ class TopLatentProbe(ClassifierMixin, BaseEstimator):
         self.classes_ = self.probe_.classes_
         self.C_ = self.probe_.C_
         self.best_params_ = self.probe_.best_params_
+        self.val_scores_ = self.probe_.val_scores_
         self.val_auc_ = self.probe_.val_auc_
         return self
 

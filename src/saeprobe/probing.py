@@ -5,9 +5,9 @@ per grid value, each with its training rows, training labels and test rows.
 ``baseline_table`` and ``sae_probe_table`` fit a probe on every case and
 return one row per fit, with the columns of ``RESULT_COLUMNS``; the workflow
 writes one such table per job. A grid value the dataset cannot afford
-becomes a row with ``skipped`` saying why. A fit on too few rows to
-validate (n <= 3) reports its training AUC as ``val_auc``, as the reference
-does, and ``val_auc_is_train_auc`` says so.
+becomes a row with ``skipped`` saying why. A fit with no validation split
+(n <= 3, or no split holding both classes) reports its training AUC as
+``val_auc``, as the reference does, and ``val_auc_is_train_auc`` says so.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import pandas as pd
 
 from saeprobe import settings
 from saeprobe.methods import SAE_METHOD
-from saeprobe.splits import MAX_UNVALIDATED_ROWS
 
 # The estimators (sklearn, xgboost, torch) are imported by the functions that
 # fit them: importing this module stays cheap.
@@ -104,7 +103,7 @@ def _fit_cases(make_probe: Callable, X, labels, setting_name, grid, ood, ids: di
         probe = make_probe().fit(X[case.train], case.train_labels)
         rows.append({
             **row, "params": json.dumps(probe.best_params_, default=_plain), "val_auc": probe.val_auc_,
-            "val_auc_is_train_auc": len(case.train) <= MAX_UNVALIDATED_ROWS,
+            "val_auc_is_train_auc": probe.val_scores_.size == 0,
             **binary_metrics(probe, X_test[case.test], y_test[case.test]),
             "n_train": len(case.train), "n_test": len(case.test), "skipped": "",
         })

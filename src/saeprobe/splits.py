@@ -165,8 +165,12 @@ def validation_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]
     folds for n < 128, otherwise one holdout of the last ``min(20%, 100)``
     rows (the training rows are already in random order). Folds whose
     validation part lacks a class are dropped, since AUC is undefined there.
+    Where that holdout lacks a class (the reference's AUC would raise), a
+    stratified holdout of the same size is drawn instead; with fewer than two
+    rows of a class there is none, and the list is empty.
     """
-    from sklearn.model_selection import LeavePOut, StratifiedKFold  # imported late: the Snakefile imports this package
+    # imported late: the Snakefile imports this package
+    from sklearn.model_selection import LeavePOut, StratifiedKFold, StratifiedShuffleSplit
 
     labels = np.asarray(labels)
     n = len(labels)
@@ -176,7 +180,13 @@ def validation_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]
         splitter = StratifiedKFold(n_splits=6, shuffle=True, random_state=SPLIT_SEED)
     else:
         n_val = min(int(0.2 * n), 100)
-        return [(np.arange(n - n_val), np.arange(n - n_val, n))]
+        fit, val = np.arange(n - n_val), np.arange(n - n_val, n)
+        if len(np.unique(labels[val])) == 2 and len(np.unique(labels[fit])) == 2:
+            return [(fit, val)]
+        counts = np.unique(labels, return_counts=True)[1]
+        if len(counts) < 2 or counts.min() < 2:
+            return []
+        splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=SPLIT_SEED)
     return [
         (fit, val)
         for fit, val in splitter.split(np.zeros(n), labels)
