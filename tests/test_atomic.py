@@ -24,3 +24,42 @@ def test_writers_round_trip(tmp_path):
     write_table(tmp_path / "t.csv", frame)
     assert pd.read_parquet(tmp_path / "t.parquet").equals(pd.read_csv(tmp_path / "t.csv"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "m.json", "t.csv", "t.parquet"]
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_outputs_keep_the_umask(tmp_path, umask, mode):
+    import os
+
+    previous = os.umask(umask)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        write_table(tmp_path / "t.csv", pd.DataFrame({"x": [1]}))
+        with open(tmp_path / "plain.txt", "w"):
+            pass
+    finally:
+        os.umask(previous)
+    for name in ("a.json", "t.csv", "plain.txt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == mode, name
+
+
+def test_folders_replace_the_old_one_and_keep_the_umask(tmp_path):
+    import os
+
+    from saeprobe.atomic import atomic_dir
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "stale.txt").write_text("old")
+    previous = os.umask(0o022)
+    try:
+        with atomic_dir(tmp_path / "out") as staging:
+            (staging / "new.txt").write_text("new")
+    finally:
+        os.umask(previous)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["new.txt"]
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
+    with pytest.raises(RuntimeError):
+        with atomic_dir(tmp_path / "out") as staging:
+            (staging / "half.txt").write_text("x")
+            raise RuntimeError("killed")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folder left
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["new.txt"]

@@ -20,14 +20,13 @@ lives here, in a file.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from saeprobe.atomic import atomic_dir
 from saeprobe.models import decoder_blocks_path, num_layers
 from saeprobe.paths import activation_file_name, corpus_file_name
 
@@ -193,16 +192,9 @@ def write_activation_folder(folder: str | Path, last_token: dict[int, np.ndarray
     ``activation_file_name(L)`` holds last-token vectors in dataset row
     order; ``corpus_file_name(L)`` holds token vectors for SAE training.
     """
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
+    with atomic_dir(folder) as staging:
         for layer, array in last_token.items():
             np.save(staging / activation_file_name(layer), array.astype(np.float32))
         for layer, array in corpus.items():
             np.save(staging / corpus_file_name(layer), array.astype(np.float32))
         (staging / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        shutil.rmtree(folder, ignore_errors=True)
-        staging.rename(folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

