@@ -62,6 +62,55 @@ def test_user_csv_folder(tmp_path):
     assert frame["label"].tolist()[:2] == [1, 0]  # 'no' < 'yes'
 
 
+def test_na_like_values_are_data(tmp_path):
+    texts = ["None", "null", "NA", "nan", "N/A", "#N/A"] + [f"example {i}" for i in range(194)]
+    labels = ["NA", "EU"] * 100  # North America against Europe
+    frame = load_dataset(write_csv(tmp_path / "regions.csv", texts, labels))
+    assert frame["text"].tolist()[:6] == texts[:6]
+    assert frame["label_name"].tolist()[:2] == ["NA", "EU"] and set(frame["label_name"]) == {"NA", "EU"}
+    # An empty field is still missing.
+    with pytest.raises(DatasetError, match="1 row"):
+        load_dataset(write_csv(tmp_path / "holes.csv", texts, labels[:-1] + [""]))
+
+
+def test_compressed_and_upper_case_csvs_are_read(tmp_path):
+    texts, labels = balanced()
+    frame = pd.DataFrame({"prompt": texts, "target": labels})
+    frame.to_csv(tmp_path / "plain.CSV", index=False)
+    frame.to_csv(tmp_path / "gz.csv.gz", index=False)
+    frame.to_csv(tmp_path / "zst.Csv.Zst", index=False)
+    (tmp_path / ".DS_Store").write_bytes(b"\0")
+    (tmp_path / "drafts").mkdir()
+    sources = resolve_sources([], str(tmp_path), "prompt", "target")
+    assert list(sources) == ["gz", "plain", "zst"]
+    for source in sources.values():
+        assert load_dataset(source)["text"].tolist() == texts
+
+
+def test_user_folder_files_are_read_or_named(tmp_path):
+    with pytest.raises(DatasetError, match="holds no CSV file"):
+        resolve_sources([], str(tmp_path), "prompt", "target")
+    write_csv(tmp_path / "good.csv", *balanced())
+    (tmp_path / "notes.txt").write_text("to do")
+    (tmp_path / "old.parquet").write_bytes(b"PAR1")
+    with pytest.raises(DatasetError, match=r"not CSV: \['notes.txt', 'old.parquet'\]"):
+        resolve_sources([], str(tmp_path), "prompt", "target")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "the file is empty"),
+    (b"prompt,target\n", r"the header \['prompt', 'target'\] has no data rows"),
+    (b"prompt,target,prompt\na,b,c\n", r"column name\(s\) \['prompt'\] appear more than once"),
+    (b"\x1f\x8b\x08garbage", "not a readable CSV"),
+])
+def test_files_that_hold_no_dataset_say_why(tmp_path, content, message):
+    path = tmp_path / ("bad.csv.gz" if content.startswith(b"\x1f") else "bad.csv")
+    path.write_bytes(content)
+    with pytest.raises(DatasetError, match=message) as err:
+        load_dataset(DatasetSource("bad", path, "prompt", "target"))
+    assert str(path) in str(err.value)
+
+
 def test_missing_user_folder_is_named(tmp_path):
     with pytest.raises(DatasetError, match="not a folder"):
         resolve_sources([], str(tmp_path / "nope"), "prompt", "target")

@@ -258,6 +258,7 @@ def test_every_rule_has_log_benchmark_and_an_existing_conda_env():
 
 def test_lint_is_clean(tmp_path, tiny_model_dir):
     (tmp_path / "data").mkdir()
+    write_word_dataset(tmp_path / "data" / "words.csv", 150, range(1, 4), range(100, 103), seed=4)
     write_config(tmp_path, tiny_config(tiny_model_dir))
     result = snakemake(tmp_path, "--lint", check=False)
     assert result.returncode == 0, result.stdout + result.stderr

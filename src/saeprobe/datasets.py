@@ -155,14 +155,49 @@ def resolve_sources(
                 f"config 'datasets.user_csv_dir' is {str(folder)!r}, which is not a folder; "
                 f"point it at a folder of CSV files or set it to null"
             )
-        for file in sorted(folder.glob("*.csv")):
-            name = safe_name(file.stem)
+        csv_files = user_csv_files(folder)
+        if not csv_files:
+            raise DatasetError(
+                f"config 'datasets.user_csv_dir': {folder} holds no CSV file ({', '.join(CSV_SUFFIXES)}, "
+                f"any case); add some or set it to null"
+            )
+        for file in csv_files:
+            name = safe_name(csv_stem(file))
             if name in sources:
                 raise DatasetError(
                     f"{file}: its name {name!r} clashes with another configured dataset; rename the file"
                 )
             sources[name] = DatasetSource(name, file, text_column, label_column, str(file))
     return sources
+
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zst")
+"""What a user dataset file may be called (any case): CSV, plain or compressed."""
+
+
+def csv_stem(file: Path) -> str:
+    """The file name without its CSV suffix: ``a.csv.gz`` -> ``a``."""
+    name = file.name
+    suffix = next(s for s in CSV_SUFFIXES[::-1] if name.lower().endswith(s))
+    return name[: -len(suffix)]
+
+
+def user_csv_files(folder: Path) -> list[Path]:
+    """The CSV files of a user folder, sorted. Any other file is an error that
+    names it: a dataset left out without a word would be a silent hole in
+    the results. Hidden files (``.DS_Store``) and subfolders are left alone."""
+    files, strangers = [], []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or entry.is_dir():
+            continue
+        (files if entry.name.lower().endswith(CSV_SUFFIXES) else strangers).append(entry)
+    if strangers:
+        raise DatasetError(
+            f"config 'datasets.user_csv_dir': {folder} holds file(s) that are not CSV: "
+            f"{[f.name for f in strangers]}; every file there is read as a dataset, so move them out "
+            f"(datasets must end in {', '.join(CSV_SUFFIXES)}, any case)"
+        )
+    return files
 
 
 # ---------------------------------------------------------------------------
@@ -176,17 +211,37 @@ def load_dataset(source: DatasetSource, max_rows: int | None = None, seed: int =
     ``max_rows`` keeps a class-stratified random subset, so a small local run
     keeps each dataset's class balance.
     """
-    file = source.file
-    try:
-        raw = pd.read_csv(file)
-    except FileNotFoundError:
-        raise DatasetError(f"{file}: file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DatasetError(f"{file}: not a readable CSV ({err})") from None
-    frame = normalise(raw, source)
+    frame = normalise(read_csv_exactly(source.file), source)
     if max_rows is not None and len(frame) > max_rows:
         frame = stratified_subsample(frame, max_rows, seed)
     return frame
+
+
+def read_csv_exactly(file: Path) -> pd.DataFrame:
+    """A CSV file as written: only an empty field is missing.
+
+    pandas would also read ``NA``, ``None``, ``null``, ``nan`` and a dozen
+    other strings as missing, turning a label ``NA`` (North America) or a
+    prompt ``None`` into holes; and it would rename a second column of the
+    same name ``name.1``. Both would be data read wrong, so neither happens.
+    Compression follows the suffix (gzip, bz2, xz, zstd)."""
+    try:
+        header = pd.read_csv(file, header=None, nrows=1, dtype=str, keep_default_na=False)
+        raw = pd.read_csv(file, keep_default_na=False, na_values=[""])
+    except FileNotFoundError:
+        raise DatasetError(f"{file}: file not found") from None
+    except pd.errors.EmptyDataError:
+        raise DatasetError(f"{file}: the file is empty; a dataset needs a header row and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as err:
+        raise DatasetError(f"{file}: not a readable CSV ({err})") from None
+    names = header.iloc[0].tolist() if len(header) else []
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DatasetError(f"{file}: column name(s) {repeated} appear more than once in the header; "
+                           f"rename them so each column has its own name")
+    if raw.empty:
+        raise DatasetError(f"{file}: the header {list(raw.columns)} has no data rows under it")
+    return raw
 
 
 def normalise(raw: pd.DataFrame, source: DatasetSource) -> pd.DataFrame:
@@ -248,7 +303,7 @@ def read_corpus_texts(path: str | Path) -> list[str]:
     if path.suffix == ".txt":
         texts = path.read_text(encoding="utf-8").splitlines()
     elif path.suffix in (".csv", ".parquet"):
-        frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+        frame = read_csv_exactly(path) if path.suffix == ".csv" else pd.read_parquet(path)
         if "text" not in frame.columns:
             raise DatasetError(f"{path}: corpus files need a 'text' column; found {list(frame.columns)}")
         texts = frame["text"].dropna().astype(str).tolist()
