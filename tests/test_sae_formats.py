@@ -183,6 +183,16 @@ def test_gemma_scope(tmp_path, x):
     check(load_pretrained(tmp_path / "gs"), x, F.relu(pre) * (pre > threshold), W_dec, b_dec)
 
 
+def test_corrupt_config_names_the_file_and_line(tmp_path):
+    from saeprobe.atomic import JSONFileError
+
+    write_saelens(tmp_path / "sae", {"architecture": "standard"},
+                  {"W_enc": rand(D_IN, WIDTH), "b_enc": rand(WIDTH), "W_dec": rand(WIDTH, D_IN), "b_dec": rand(D_IN)})
+    (tmp_path / "sae" / "cfg.json").write_text('{\n  "architecture": "standard",\n  "d_in": \n}')
+    with pytest.raises(JSONFileError, match=r"sae/cfg.json: not valid JSON \(line 4, column 1"):
+        load_pretrained(tmp_path / "sae")
+
+
 def test_unknown_folder_is_explained(tmp_path):
     with pytest.raises(CheckpointFormatError, match="no SAE checkpoint found"):
         load_pretrained(tmp_path)

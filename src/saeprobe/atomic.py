@@ -2,6 +2,7 @@
 
 Every writer creates a temporary sibling (same directory, so the rename stays
 on one filesystem) and renames it over the target only after a flush + fsync.
+``read_json`` is ``write_json``'s reader, whose errors name the file.
 """
 
 from __future__ import annotations
@@ -68,6 +69,18 @@ def _current_umask() -> int:
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+class JSONFileError(ValueError):
+    """A JSON file that cannot be parsed; the message names the file and the place."""
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise JSONFileError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); "
+                            f"restore the file or write it again") from None
 
 
 def save_array(path: str | os.PathLike, array: np.ndarray) -> None:

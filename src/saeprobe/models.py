@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from saeprobe.atomic import atomic_dir
+from saeprobe.atomic import atomic_dir, read_json
 
 PYPI_GGUF_PREFIX = "pypi-gguf:"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -54,7 +54,7 @@ def prepare_model(source: str, out_dir: str | Path) -> None:
 def checkpoint_dir(prepared_dir: str | Path) -> Path:
     """The loadable checkpoint directory of a folder written by ``prepare_model``."""
     prepared_dir = Path(prepared_dir)
-    manifest = json.loads((prepared_dir / MANIFEST).read_text())
+    manifest = read_json(prepared_dir / MANIFEST)
     return prepared_dir / manifest["load_from"]  # an absolute load_from wins the join
 
 

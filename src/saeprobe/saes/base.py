@@ -9,7 +9,6 @@ upkeep and I/O.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import ClassVar, NamedTuple
 
@@ -17,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from saeprobe.atomic import atomic_path, write_json
+from saeprobe.atomic import atomic_path, read_json, write_json
 
 ARCHITECTURES: dict[str, type["SparseAutoencoder"]] = {}
 
@@ -165,7 +164,7 @@ class SparseAutoencoder(nn.Module):
 def load_sae(folder: str | Path, device: str | torch.device = "cpu") -> SparseAutoencoder:
     """Load a checkpoint written by ``SparseAutoencoder.save``."""
     folder = Path(folder)
-    cfg = json.loads((folder / "cfg.json").read_text())
+    cfg = read_json(folder / "cfg.json")
     arch = cfg.pop("architecture")
     if arch not in ARCHITECTURES:
         raise ValueError(f"{folder}/cfg.json: unknown SAE architecture {arch!r}; known: {sorted(ARCHITECTURES)}")

@@ -13,7 +13,6 @@ first) is folded exactly into the encoder biases.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from saeprobe.atomic import atomic_path, write_json
+from saeprobe.atomic import atomic_path, read_json, write_json
 from saeprobe.saes.base import ARCHITECTURES, SparseAutoencoder, load_sae
 
 
@@ -96,7 +95,7 @@ _TO_SAELENS = {
 
 
 def read_saelens(folder: Path) -> Checkpoint:
-    cfg = json.loads((folder / "cfg.json").read_text())
+    cfg = read_json(folder / "cfg.json")
     tensors = load_file(str(folder / "sae_weights.safetensors"))
     # Older SAELens configs have no "architecture" and name the activation instead.
     arch = cfg.get("architecture") or ("topk" if cfg.get("activation_fn_str") == "topk" else "standard")
@@ -159,7 +158,7 @@ def save_saelens(sae: SparseAutoencoder, folder: str | Path, metadata: dict | No
 def read_dictionary_learning(folder: Path) -> Checkpoint:
     """``ae.pt`` (a state_dict) + ``config.json`` (``trainer.dict_class``), as saved
     by dictionary_learning's trainers (see its ``utils.load_dictionary``)."""
-    trainer = json.loads((folder / "config.json").read_text())["trainer"]
+    trainer = read_json(folder / "config.json")["trainer"]
     cls_name = trainer["dict_class"]
     sd = {k: v.float() for k, v in torch.load(folder / "ae.pt", map_location="cpu", weights_only=True).items()}
     if cls_name == "AutoEncoder":  # ReLU; ``bias`` is b_dec, subtracted before encoding
