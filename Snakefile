@@ -18,6 +18,9 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 # The local default, unless --configfile names another: Snakemake would
 # otherwise merge the two (e.g. add SmolLM2 to the paper-scale run).
 if not workflow.overwrite_configfiles:
+    from saeprobe.config import check_yaml_syntax
+
+    check_yaml_syntax(Path(workflow.basedir) / "config/config.yaml")
 
     configfile: "config/config.yaml"
 

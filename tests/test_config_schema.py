@@ -124,3 +124,18 @@ def test_every_rule_that_runs_as_a_job_takes_its_resources_from_config():
             assert f'**cluster_resources("{name}")' in block, name
             seen.add(name)
     assert seen == classed
+
+
+@pytest.mark.parametrize("text, where", [
+    ("models:\n  a: {source: x\n  b: 2\n", "line 3, column 4"),
+    ("datasets:\n\treference: all\n", "line 2, column 1"),
+])
+def test_yaml_syntax_errors_name_file_and_line(tmp_path, text, where):
+    from saeprobe.config import ConfigError, check_yaml_syntax
+
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=f"config.yaml, {where}: not valid YAML"):
+        check_yaml_syntax(path)
+    path.write_text("datasets:\n  reference: all\n")
+    check_yaml_syntax(path)  # valid YAML passes

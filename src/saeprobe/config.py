@@ -108,6 +108,23 @@ def probe_settings(config: dict) -> dict[str, dict]:
     return settings
 
 
+def check_yaml_syntax(path) -> None:
+    """Raise a ConfigError naming the file, line and column of a YAML syntax error.
+
+    Snakemake's own message for a config it cannot parse names neither, and
+    for a ``--configfile`` it is raised before the Snakefile runs, so only the
+    Snakefile's own config file gets this check."""
+    import yaml
+
+    try:
+        with open(path) as fh:
+            yaml.safe_load(fh)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        raise ConfigError(f"{path}, line {mark.line + 1}, column {mark.column + 1}: not valid YAML "
+                          f"({err.problem or err.context})") from None
+
+
 def check_config(config: dict) -> None:
     for model, model_cfg in config["models"].items():
         if main_layer(model_cfg) not in extraction_layers(model_cfg):
