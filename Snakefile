@@ -2,12 +2,20 @@
 # Stages, one rule file each: datasets -> model -> activations -> SAE
 # training -> encoding -> probes -> tables and figures. Paths come from
 # saeprobe.paths, the scheme README.md documents ("What you get").
+import shlex
 import sys
 from pathlib import Path
 
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# Snakemake writes sys.executable unquoted into the shell commands of script
+# and cluster jobs (snakemake/snakemake#2645), so a venv under a path with a
+# space (/Users/Jane Doe/...) would break every job: quote it for them (once:
+# a quoted path no longer names a file).
+if Path(sys.executable).exists():
+    sys.executable = shlex.quote(sys.executable)
 
 # The rule files import the saeprobe package from src/. Jobs find it through
 # workflow/scripts/saeprobe, a symlink to it: Snakemake puts a script's folder
