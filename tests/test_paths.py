@@ -21,7 +21,7 @@ DOCUMENTED = {
     paths.latents_file(): "results/{model}/latents/{sae}/{dataset}.npz",
     paths.activation_dir(ood=True) + "/": "results/{model}/activations/ood/{dataset}/",
     paths.latents_file(ood=True): "results/{model}/latents/{sae}/ood/{dataset}.npz",
-    paths.baseline_probe_file(layer="{L}"): "results/{model}/probes/{setting}/{dataset}/{method}_layer_{L}.parquet",
+    paths.baseline_probe_file(layer="{L}"): "results/{model}/probes/{setting}/{dataset}/baselines_layer_{L}.parquet",
     paths.sae_probe_file(): "results/{model}/probes/{setting}/{dataset}/sae_{sae}.parquet",
     paths.setting_table(): "results/{model}/tables/{setting}.parquet",
     paths.summary_table(name="comparison"): "results/{model}/tables/comparison.csv",
@@ -54,7 +54,7 @@ def test_concrete_values_fill_the_patterns():
     assert paths.activation_dir("m", "d", ood=True) == "results/m/activations/ood/d"
     assert paths.corpus_shard_dir("m", 3) == "results/m/corpus/shard_003" == paths.corpus_shard_dir("m", "003")
     assert paths.corpus_shard_dir() == "results/{model}/corpus/shard_{shard}"
-    assert paths.baseline_probe_file("m", "scarcity", "d", "knn", 7) == "results/m/probes/scarcity/d/knn_layer_7.parquet"
+    assert paths.baseline_probe_file("m", "scarcity", "d", 7) == "results/m/probes/scarcity/d/baselines_layer_7.parquet"
     assert paths.setting_table("m", "ood", ".csv") == "results/m/tables/ood.csv"
     assert paths.sae_weights("m", "s") == "results/m/saes/s/sae.safetensors"
     assert paths.sae_checkpoint("m", "s") == "results/m/checkpoints/s.pt"

@@ -85,7 +85,7 @@ def test_single_figure_runs_only_the_jobs_it_needs(tiny_workdir, single_figure_r
     # tiny-a only, normal setting: 3 datasets, 6 baselines at 2 probed layers,
     # a trained and a pretrained SAE; no OOD sets, no catalog, no tiny-b.
     assert single_figure_run == {
-        "datasets_prepare": 3, "model_prepare": 1, "activations_extract": 3, "probe_baseline": 3 * 6 * 2,
+        "datasets_prepare": 3, "model_prepare": 1, "activations_extract": 3, "probe_baselines": 3 * 2,
         "sae_train": 1, "sae_import": 1, "sae_encode": 6, "probe_sae": 6, "aggregate_setting": 1,
         "figure_auc_vs_k": 1,
     }
@@ -159,7 +159,7 @@ def test_changing_one_dataset_reruns_only_its_jobs(full_run):
     finally:
         source.write_bytes(original)
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert counts == {"datasets_prepare": 1, "activations_extract": 1, "probe_baseline": 6 + 2,
+    assert counts == {"datasets_prepare": 1, "activations_extract": 1, "probe_baselines": 1 + 1,
                       "aggregate_setting": 2}
 
 
@@ -245,10 +245,10 @@ def test_paper_scale_dag_builds(tmp_path):
     counts = job_counts(tmp_path, "all_results", "--configfile", str(REPO / "config/benchmark.yaml"))
     assert counts["datasets_prepare"] == 113
     assert counts["activations_extract"] == 113
-    # normal: 6 baselines x 4 layers; scarcity and imbalance: 6 at the main
-    # layer; label noise: 1; OOD: 1 on the 8 OOD sets. SAE probes: 4 SAEs in
+    # Baseline jobs: normal at 4 layers; scarcity, imbalance and label noise
+    # at the main layer; OOD on the 8 OOD sets. SAE probes: 4 SAEs in
     # 4 settings x 113 datasets, plus OOD.
-    assert counts["probe_baseline"] == 113 * (6 * 4 + 6 + 6 + 1) + 8
+    assert counts["probe_baselines"] == 113 * (4 + 1 + 1 + 1) + 8
     assert counts["sae_train"] == 4 and counts["sae_evaluate"] == 4
     assert counts["probe_sae"] == 4 * (113 * 4 + 8)
     assert counts["model_prepare"] == 1  # the default config is not merged in

@@ -161,7 +161,7 @@ def check_config(config: dict) -> None:
 JOB_CLASSES = {
     "gpu": ("model_prepare", "activations_extract", "activations_extract_ood", "activations_corpus_text",
             "sae_train", "sae_import", "sae_evaluate", "sae_encode", "sae_encode_ood"),
-    "cpu": ("probe_baseline", "probe_sae"),
+    "cpu": ("probe_baselines", "probe_sae"),
 }
 RESOURCE_DEFAULTS = {
     "gpu": {"gres": "gpu:1", "threads": 4, "mem_mb": 32000, "runtime": 60, "slurm_partition": None},

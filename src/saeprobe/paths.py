@@ -84,9 +84,9 @@ def latents_file(model="{model}", sae="{sae}", dataset="{dataset}", ood: bool = 
     return f"results/{model}/latents/{sae}/{_ood(ood)}{dataset}.npz"
 
 
-def baseline_probe_file(model="{model}", setting="{setting}", dataset="{dataset}", method="{method}",
-                        layer="{layer}") -> str:
-    return f"results/{model}/probes/{setting}/{dataset}/{method}_layer_{layer}.parquet"
+def baseline_probe_file(model="{model}", setting="{setting}", dataset="{dataset}", layer="{layer}") -> str:
+    """Every baseline of the setting on the dataset's activations at one layer: one job."""
+    return f"results/{model}/probes/{setting}/{dataset}/baselines_layer_{layer}.parquet"
 
 
 def sae_probe_file(model="{model}", setting="{setting}", dataset="{dataset}", sae="{sae}") -> str:
@@ -133,7 +133,7 @@ _JOB_STEMS = {
     "sae_evaluate": "{model}/saes/{sae}.evaluate",
     "sae_encode": "{model}/latents/{sae}/{dataset}",
     "sae_encode_ood": "{model}/latents/{sae}/ood/{dataset}",
-    "probe_baseline": "{model}/probes/{setting}/{dataset}/{method}_layer_{layer}",
+    "probe_baselines": "{model}/probes/{setting}/{dataset}/baselines_layer_{layer}",
     "probe_sae": "{model}/probes/{setting}/{dataset}/sae_{sae}",
     "aggregate_setting": "{model}/tables/{setting}",
     "summary_tables": "{model}/tables/summary",
@@ -160,3 +160,4 @@ def job_log(rule: str) -> str:
 def job_benchmark(rule: str) -> str:
     """The Snakemake benchmark pattern of ``rule``'s jobs."""
     return f"logs/{_job_stem(rule)}.bench.tsv"
+

@@ -17,7 +17,7 @@ from saeprobe.config import (
 from saeprobe.datasets import reference_master_path, reference_ood_files, resolve_sources
 from saeprobe.driver import cancel_orphan_slurm_jobs, claim_driver_lock, remove_stale_locks
 from saeprobe.models import check_model_settings, readable_checkpoint
-from saeprobe.methods import BASELINE_NAMES
+
 from saeprobe.settings import SETTINGS
 
 
@@ -80,7 +80,6 @@ wildcard_constraints:
     sae=_alternatives({s for specs in SAES.values() for s in specs}),
     layer=r"\d+",
     setting=_alternatives(PROBE_SETTINGS),
-    method=_alternatives(BASELINE_NAMES),
     shard=r"\d{3}",
 
 
@@ -155,8 +154,8 @@ def probe_results(model, setting):
     datasets = OOD_DATASETS if SETTINGS[setting].uses_ood_data else DATASETS
     tables = []
     for dataset in datasets:
-        tables += [paths.baseline_probe_file(model, setting, dataset, method, layer)
-                   for method in PROBE_SETTINGS[setting]["baselines"] for layer in layers]
+        if PROBE_SETTINGS[setting]["baselines"]:
+            tables += [paths.baseline_probe_file(model, setting, dataset, layer) for layer in layers]
         tables += [paths.sae_probe_file(model, setting, dataset, sae) for sae in SAES[model]]
     return tables
 

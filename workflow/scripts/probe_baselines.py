@@ -1,5 +1,6 @@
-"""One baseline on one dataset's raw activations at one layer, every grid value of a setting."""
+"""Every baseline of a setting on one dataset's raw activations at one layer, every grid value."""
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,15 @@ X, labels = activations_and_labels(snakemake.input.features, snakemake.input.dat
 ood = None
 if setting(snakemake.wildcards.setting).uses_ood_data:
     ood = activations_and_labels(snakemake.input.ood_features, snakemake.input.ood_dataset)
-table = baseline_table(
-    snakemake.wildcards.method, X, labels, setting=snakemake.wildcards.setting,
-    grid=snakemake.params.grid, ood=ood, engine=snakemake.params.engine, n_jobs=snakemake.threads,
-    model=snakemake.wildcards.model, dataset=snakemake.wildcards.dataset, layer=layer,
-)
+tables = []
+for method in snakemake.params.baselines:
+    started = time.perf_counter()
+    tables.append(baseline_table(
+        method, X, labels, setting=snakemake.wildcards.setting, grid=snakemake.params.grid, ood=ood,
+        engine=snakemake.params.engine, n_jobs=snakemake.threads,
+        model=snakemake.wildcards.model, dataset=snakemake.wildcards.dataset, layer=layer,
+    ))
+    log.info("%s: %.1f s", method, time.perf_counter() - started)
+table = pd.concat(tables, ignore_index=True)
 write_table(snakemake.output[0], table)
 log.info("\n%s", table.to_string())
