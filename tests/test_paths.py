@@ -64,6 +64,18 @@ def test_concrete_values_fill_the_patterns():
         paths.job_log("no_such_rule")
 
 
+def test_benchmark_files_name_their_rules():
+    assert paths.rules_of_benchmark("logs/m/latents/s/d.bench.tsv") == ["sae_encode"]
+    assert paths.rules_of_benchmark("logs/m/latents/s/ood/d.bench.tsv") == ["sae_encode_ood"]
+    assert paths.rules_of_benchmark("logs/m/saes/s.evaluate.bench.tsv") == ["sae_evaluate"]
+    assert paths.rules_of_benchmark("logs/m/saes/s.bench.tsv") == ["sae_train", "sae_import"]
+    assert paths.rules_of_benchmark("logs/m/probes/ood/d/baselines_layer_7.bench.tsv") == ["probe_baselines"]
+    assert paths.rules_of_benchmark("logs/m/probes/ood/d/sae_s.log") == []
+    for rule in ("activations_extract", "probe_sae", "figure_auc_vs_setting", "summary_tables"):
+        concrete = re.sub(r"\{\w+\}", "x", paths.job_benchmark(rule))
+        assert paths.rules_of_benchmark(concrete) == [rule]
+
+
 def rule_blocks():
     for rule_file in sorted((REPO / "workflow/rules").glob("*.smk")):
         for block in re.split(r"^(?=rule |use rule )", rule_file.read_text(), flags=re.M)[1:]:

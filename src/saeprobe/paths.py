@@ -10,6 +10,8 @@ A changed pattern strands every existing run's results.
 
 from __future__ import annotations
 
+import re
+
 
 def _ood(ood: bool) -> str:
     # A dataset's OOD test set sits in an ood/ folder beside the dataset's own files.
@@ -161,3 +163,15 @@ def job_benchmark(rule: str) -> str:
     """The Snakemake benchmark pattern of ``rule``'s jobs."""
     return f"logs/{_job_stem(rule)}.bench.tsv"
 
+
+def rules_of_benchmark(path: str) -> list[str]:
+    """The rules whose benchmark pattern a file under ``logs/`` matches, the
+    most specific pattern winning (``{sae}.evaluate`` over ``{sae}``); two
+    rules share a pattern where an SAE is either trained or imported."""
+    def literal_length(rule):
+        return len(re.sub(r"\{\w+\}", "", job_benchmark(rule)))
+
+    matches = [rule for rule in _JOB_STEMS
+               if re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(job_benchmark(rule))), str(path))]
+    most = max(map(literal_length, matches), default=0)
+    return [rule for rule in matches if literal_length(rule) == most]
