@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from saeprobe.datasets import (
-    DatasetError, DatasetSource, load_dataset, read_corpus_texts, reference_catalog, reference_ood_files,
+    DatasetError, DatasetSource, duplicate_rows, load_dataset, read_corpus_texts, reference_catalog, reference_ood_files,
     resolve_sources, safe_name, stratified_subsample,
 )
 
@@ -162,3 +162,15 @@ def test_read_corpus_texts(tmp_path):
     pd.DataFrame({"body": ["x"]}).to_csv(tmp_path / "c.csv", index=False)
     with pytest.raises(DatasetError, match="'text' column"):
         read_corpus_texts(tmp_path / "c.csv")
+
+
+def test_duplicate_rows_are_counted_and_dropped_on_request(tmp_path):
+    texts, labels = balanced()
+    texts[1], labels[1] = texts[0], labels[0]  # an exact duplicate
+    texts[3] = texts[2]  # the same text under the other label
+    source = write_csv(tmp_path / "dupes.csv", texts, labels)
+    kept = load_dataset(source)
+    assert len(kept) == 200 and duplicate_rows(kept) == {"repeated_text": 2, "texts_with_both_labels": 1}
+    dropped = load_dataset(source, drop_duplicates=True)
+    assert len(dropped) == 199 and dropped["source_row"].tolist()[:3] == [0, 2, 3]
+    assert duplicate_rows(dropped) == {"repeated_text": 1, "texts_with_both_labels": 1}

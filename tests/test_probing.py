@@ -113,3 +113,22 @@ def test_importing_probing_leaves_the_estimators_unloaded():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_test_rows_repeating_a_training_text_are_counted():
+    from saeprobe.splits import normal_split
+
+    X, y = make_problem()
+    texts = np.array([f"prompt {i}" for i in range(len(y))], dtype=object)
+    train, test = normal_split(y)
+    texts[test[:7]] = texts[train[:7]]  # seven test prompts also in training
+    table = baseline_table("ridge", X, y, texts=(texts, None), layer=0)
+    assert table["n_test_in_train"].tolist() == [7]
+    assert pd.isna(baseline_table("ridge", X, y, layer=0)["n_test_in_train"]).all()  # texts not given
+    # OOD: the OOD set's texts against the training texts.
+    ood_texts = texts[:100].copy()
+    ood_texts[50:] = "unseen"
+    sae = sae_probe_table(sp.csr_matrix(np.abs(X)), y, ks=[2], setting="ood", ood=(np.abs(X[:100]), y[:100]),
+                          texts=(texts, ood_texts), sae="s")
+    expected = np.isin(ood_texts, texts).sum()  # OOD tests on every row of the OOD set
+    assert 0 < expected < 100 and sae["n_test_in_train"].tolist() == [expected]

@@ -205,13 +205,18 @@ def user_csv_files(folder: Path) -> list[Path]:
 # ---------------------------------------------------------------------------
 
 
-def load_dataset(source: DatasetSource, max_rows: int | None = None, seed: int = 42) -> pd.DataFrame:
+def load_dataset(source: DatasetSource, max_rows: int | None = None, seed: int = 42,
+                 drop_duplicates: bool = False) -> pd.DataFrame:
     """Read, validate and normalise one dataset (see the module docstring).
 
-    ``max_rows`` keeps a class-stratified random subset, so a small local run
-    keeps each dataset's class balance.
+    ``drop_duplicates`` drops each row whose text and label repeat an earlier
+    row's, before anything else (the reference keeps them, and so does the
+    default). ``max_rows`` keeps a class-stratified random subset, so a
+    small local run keeps each dataset's class balance.
     """
     frame = normalise(read_csv_exactly(source.file), source)
+    if drop_duplicates:
+        frame = frame[~frame.duplicated(["text", "label"])].reset_index(drop=True)
     if max_rows is not None and len(frame) > max_rows:
         frame = stratified_subsample(frame, max_rows, seed)
     return frame
@@ -292,6 +297,13 @@ def normalise(raw: pd.DataFrame, source: DatasetSource) -> pd.DataFrame:
             "source_link": source.link,
         }
     )
+
+
+def duplicate_rows(frame: pd.DataFrame) -> dict[str, int]:
+    """Rows whose text repeats an earlier row's, and the texts that occur under both labels."""
+    labels_per_text = frame.groupby("text")["label"].nunique()
+    return {"repeated_text": int(frame["text"].duplicated().sum()),
+            "texts_with_both_labels": int((labels_per_text > 1).sum())}
 
 
 def read_corpus_texts(path: str | Path) -> list[str]:

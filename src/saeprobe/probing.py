@@ -8,6 +8,8 @@ writes one such table per job. A grid value the dataset cannot afford
 becomes a row with ``skipped`` saying why. A fit with no validation split
 (n <= 3, or no split holding both classes) reports its training AUC as
 ``val_auc``, as the reference does, and ``val_auc_is_train_auc`` says so.
+Given the rows' texts, ``n_test_in_train`` counts the test rows whose text is
+also a training row's (the reference's datasets repeat some prompts).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from saeprobe.methods import SAE_METHOD
 RESULT_COLUMNS = [
     "model", "dataset", "setting", "setting_value", "method", "layer", "sae", "k",
     "params", "val_auc", "val_auc_is_train_auc", "test_auc", "test_acc", "test_f1", "n_train", "n_test",
-    "skipped",
+    "n_test_in_train", "skipped",
 ]
 
 
@@ -61,22 +63,24 @@ BASELINES = {
 
 def baseline_table(method: str, activations: np.ndarray, labels: np.ndarray, setting: str = "normal",
                    grid=None, ood: tuple[np.ndarray, np.ndarray] | None = None, engine: str = "batched",
-                   n_jobs: int = 1, **ids) -> pd.DataFrame:
+                   n_jobs: int = 1, texts: tuple[np.ndarray, np.ndarray | None] | None = None,
+                   **ids) -> pd.DataFrame:
     """One baseline (a key of ``BASELINES``) on raw activations, every case of a setting.
 
     ``ood`` is the OOD set's (activations, labels), needed in the OOD setting.
+    ``texts`` is the rows' texts and the OOD set's (or None), for ``n_test_in_train``.
     ``ids`` fills the identifying columns (model, dataset, layer).
     """
     if method not in BASELINES:
         raise ValueError(f"unknown baseline {method!r}; choose from {', '.join(BASELINES)}")
-    rows = _fit_cases(lambda: BASELINES[method](engine, n_jobs), activations, labels, setting, grid, ood,
+    rows = _fit_cases(lambda: BASELINES[method](engine, n_jobs), activations, labels, setting, grid, ood, texts,
                       {**ids, "method": method, "sae": ""})
     return _table(rows)
 
 
 def sae_probe_table(latents, labels: np.ndarray, ks: Iterable[int] | None = None, setting: str = "normal",
                     grid=None, ood=None, ranking: str = "normalized", engine: str = "batched",
-                    **ids) -> pd.DataFrame:
+                    texts: tuple[np.ndarray, np.ndarray | None] | None = None, **ids) -> pd.DataFrame:
     """Top-k latent L1 probes for each k (capped at the SAE width), every case of a setting."""
     from saeprobe.probes import TopLatentProbe, k_grid
 
@@ -84,16 +88,19 @@ def sae_probe_table(latents, labels: np.ndarray, ks: Iterable[int] | None = None
     rows = []
     for k in ks:
         rows += _fit_cases(lambda: TopLatentProbe(k=k, ranking=ranking, engine=engine), latents, labels,
-                           setting, grid, ood, {**ids, "method": SAE_METHOD, "k": k})
+                           setting, grid, ood, texts, {**ids, "method": SAE_METHOD, "k": k})
     return _table(rows)
 
 
-def _fit_cases(make_probe: Callable, X, labels, setting_name, grid, ood, ids: dict) -> list[dict]:
+def _fit_cases(make_probe: Callable, X, labels, setting_name, grid, ood, texts, ids: dict) -> list[dict]:
     from saeprobe.probes import binary_metrics
 
     spec = settings.setting(setting_name)
     cases = spec.cases(labels, grid, None if ood is None else ood[1])
     X_test, y_test = ood if spec.uses_ood_data else (X, np.asarray(labels))
+    if texts is not None:
+        train_texts = np.asarray(texts[0], dtype=object)
+        test_texts = np.asarray(texts[1] if spec.uses_ood_data else texts[0], dtype=object)
     rows = []
     for case in cases:
         row = {**ids, "setting": setting_name, "setting_value": case.value}
@@ -106,6 +113,8 @@ def _fit_cases(make_probe: Callable, X, labels, setting_name, grid, ood, ids: di
             "val_auc_is_train_auc": probe.val_scores_.size == 0,
             **binary_metrics(probe, X_test[case.test], y_test[case.test]),
             "n_train": len(case.train), "n_test": len(case.test), "skipped": "",
+            "n_test_in_train": (pd.NA if texts is None else
+                                int(np.isin(test_texts[case.test], train_texts[case.train]).sum())),
         })
     return rows
 
@@ -121,7 +130,7 @@ def _table(rows: list[dict]) -> pd.DataFrame:
         if column not in frame:
             frame[column] = pd.NA
     frame = frame[RESULT_COLUMNS]
-    for column in ("k", "layer", "n_train", "n_test"):
+    for column in ("k", "layer", "n_train", "n_test", "n_test_in_train"):
         frame[column] = frame[column].astype("Int64")
     frame["setting_value"] = frame["setting_value"].astype("Float64")
     frame["val_auc_is_train_auc"] = frame["val_auc_is_train_auc"].astype("boolean")

@@ -12,6 +12,7 @@ rule datasets_prepare:
         },
         max_rows=config["datasets"]["max_rows"],
         seed=config["datasets"]["subsample_seed"],
+        drop_duplicates=config["datasets"]["drop_duplicates"],
     # Reads a local file in a second: on a cluster, not worth a job.
     localrule: True
     log:

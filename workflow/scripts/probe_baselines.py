@@ -16,21 +16,22 @@ log = job_logger(snakemake.log[0], snakemake.threads)
 layer = int(snakemake.wildcards.layer)
 
 
-def activations_and_labels(features: str, dataset: str):
-    return (np.load(Path(features) / activation_file_name(layer)),
-            pd.read_parquet(dataset, columns=["label"])["label"].to_numpy())
+def activations_labels_texts(features: str, dataset: str):
+    rows = pd.read_parquet(dataset, columns=["label", "text"])
+    return np.load(Path(features) / activation_file_name(layer)), rows["label"].to_numpy(), rows["text"].to_numpy()
 
 
-X, labels = activations_and_labels(snakemake.input.features, snakemake.input.dataset)
-ood = None
+X, labels, texts = activations_labels_texts(snakemake.input.features, snakemake.input.dataset)
+ood, ood_texts = None, None
 if setting(snakemake.wildcards.setting).uses_ood_data:
-    ood = activations_and_labels(snakemake.input.ood_features, snakemake.input.ood_dataset)
+    X_ood, labels_ood, ood_texts = activations_labels_texts(snakemake.input.ood_features, snakemake.input.ood_dataset)
+    ood = (X_ood, labels_ood)
 tables = []
 for method in snakemake.params.baselines:
     started = time.perf_counter()
     tables.append(baseline_table(
         method, X, labels, setting=snakemake.wildcards.setting, grid=snakemake.params.grid, ood=ood,
-        engine=snakemake.params.engine, n_jobs=snakemake.threads,
+        engine=snakemake.params.engine, n_jobs=snakemake.threads, texts=(texts, ood_texts),
         model=snakemake.wildcards.model, dataset=snakemake.wildcards.dataset, layer=layer,
     ))
     log.info("%s: %.1f s", method, time.perf_counter() - started)

@@ -11,18 +11,20 @@ from saeprobe.settings import setting
 log = job_logger(snakemake.log[0], snakemake.threads)
 
 
-def latents_and_labels(features: str, dataset: str):
-    return load_latents(features), pd.read_parquet(dataset, columns=["label"])["label"].to_numpy()
+def latents_labels_texts(features: str, dataset: str):
+    rows = pd.read_parquet(dataset, columns=["label", "text"])
+    return load_latents(features), rows["label"].to_numpy(), rows["text"].to_numpy()
 
 
-X, labels = latents_and_labels(snakemake.input.features, snakemake.input.dataset)
-ood = None
+X, labels, texts = latents_labels_texts(snakemake.input.features, snakemake.input.dataset)
+ood, ood_texts = None, None
 if setting(snakemake.wildcards.setting).uses_ood_data:
-    ood = latents_and_labels(snakemake.input.ood_features, snakemake.input.ood_dataset)
+    X_ood, labels_ood, ood_texts = latents_labels_texts(snakemake.input.ood_features, snakemake.input.ood_dataset)
+    ood = (X_ood, labels_ood)
 table = sae_probe_table(
     X, labels, ks=snakemake.params.ks, setting=snakemake.wildcards.setting,
     grid=snakemake.params.grid, ood=ood, ranking=snakemake.params.ranking,
-    engine=snakemake.params.engine,
+    engine=snakemake.params.engine, texts=(texts, ood_texts),
     model=snakemake.wildcards.model, dataset=snakemake.wildcards.dataset,
     layer=snakemake.params.layer, sae=snakemake.wildcards.sae,
 )
