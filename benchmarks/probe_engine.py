@@ -23,6 +23,7 @@ answer of their own objective).
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -49,6 +50,18 @@ def run_grid(engine: str, activations, latents, labels, ks) -> tuple[pd.DataFram
     return pd.concat(tables, ignore_index=True), time.perf_counter() - start
 
 
+def reused_grid(folder: Path, dataset: str, engine: str, ks, compute) -> tuple[pd.DataFrame, float]:
+    """The stored table and seconds of (dataset, engine, ks), computed and stored if absent."""
+    stem = folder / f"{dataset}_{engine}_k{'-'.join(map(str, ks))}"
+    if stem.with_suffix(".json").exists():
+        return pd.read_parquet(stem.with_suffix(".parquet")), json.loads(stem.with_suffix(".json").read_text())["seconds"]
+    table, spent = compute()
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(stem.with_suffix(".parquet"))
+    stem.with_suffix(".json").write_text(json.dumps({"seconds": spent}))  # written last: marks the entry complete
+    return table, spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sae", default="topk-w4608-k32")
@@ -57,7 +70,15 @@ def main() -> None:
     parser.add_argument("--ks", type=int, nargs="+", default=list(REFERENCE_KS))
     parser.add_argument("--threads", type=int, default=1, help="the reference fits single-threaded")
     parser.add_argument("--details", type=Path, default=None, help="write every probe of every engine to this CSV")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="keep the sklearn and liblinear tables (and their seconds) in this folder and reuse "
+                             "them when there: those engines' code does not change with the batched one's")
+    parser.add_argument("--only-references", action="store_true",
+                        help="with --reuse: fill the folder with the sklearn and liblinear tables, nothing else")
     args = parser.parse_args()
+    if args.only_references:
+        if args.reuse is None:
+            raise SystemExit("--only-references needs --reuse")
 
     torch.set_num_threads(args.threads)
     latent_dir = RESULTS / "latents" / args.sae
@@ -77,7 +98,13 @@ def main() -> None:
             latents = load_latents(latent_dir / f"{dataset}.npz")
             tables = {}
             for engine in ENGINES:
-                tables[engine], spent = run_grid(engine, activations, latents, labels, args.ks)
+                if args.only_references and engine == "batched":
+                    tables[engine], spent = tables["liblinear"], 0.0
+                elif args.reuse is not None and engine != "batched":
+                    tables[engine], spent = reused_grid(args.reuse, dataset, engine, args.ks,
+                                                        lambda: run_grid(engine, activations, latents, labels, args.ks))
+                else:
+                    tables[engine], spent = run_grid(engine, activations, latents, labels, args.ks)
                 seconds[engine] += spent
                 details.append(tables[engine].assign(dataset=dataset, engine=engine, seconds=spent))
             cells = []
