@@ -114,6 +114,8 @@ def main() -> None:
                 cells.append(f"{diff.mean():.4f} / {diff.max():.4f}".rjust(20))
             times = " ".join(f"{details[-len(ENGINES) + i]['seconds'].iloc[0]:>11.1f}" for i in range(len(ENGINES)))
             print(f"{dataset:<34} {times} {' '.join(cells)}", flush=True)
+    if args.only_references:
+        return
     every = {pair: np.concatenate(diffs) for pair, diffs in differences.items()}
     n_probes = len(every[PAIRS[0]])
     print(f"\n{'all ' + str(len(datasets)) + f' datasets, {n_probes} probes':<34} "
