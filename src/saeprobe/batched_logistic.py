@@ -210,7 +210,10 @@ class _Problem:
 
     def optimal_intercept(self, v, b, steps: int = 6):
         """Newton on b alone, v fixed (1-D, strictly convex): the best intercept for v."""
-        shift = v @ self.Z.T
+        return self.intercept_for_shift(v @ self.Z.T, b, steps)
+
+    def intercept_for_shift(self, shift, b, steps: int = 6):
+        """The best intercept for margins ``shift + b`` (``shift`` [P, n]), by Newton from ``b``."""
         for _ in range(steps):
             p = torch.sigmoid(shift + b[:, None])
             grad = (self.weights * (p - self.target)).sum(dim=1)
@@ -318,7 +321,7 @@ def _prox_newton_l1(problem, S, S_sparse, lam, v, b, tol, max_iter):
     for outer in range(max_iter + 1):
         vl, lam_l = v[live], lam[live]
         shift = vl @ S.T
-        bl = _best_intercept(part, shift, b[live])
+        bl = part.intercept_for_shift(shift, b[live])
         margins = shift + bl[:, None]
         p = torch.sigmoid(margins)
         residual = (p - part.target) * part.weights
@@ -477,16 +480,6 @@ def _segment_minimum(slope, curvature, z, dz, threshold):
     values = slope * ts + 0.5 * curvature * ts**2 + (threshold * (np.abs(z + ts[:, None] * dz) - np.abs(z))).sum(axis=1)
     best = int(np.argmin(values))
     return ts[best], values[best]
-
-
-def _best_intercept(problem, shift, b, steps: int = 6):
-    """Newton on the intercept alone, margins ``shift + b``."""
-    for _ in range(steps):
-        p = torch.sigmoid(shift + b[:, None])
-        grad = (problem.weights * (p - problem.target)).sum(dim=1)
-        curvature = (problem.weights * p * (1 - p)).sum(dim=1).clamp_min(1e-300)
-        b = b - grad / curvature
-    return b
 
 
 def _l1_gap_at(problem: _Problem, lam, v, loss, p, correlation):
