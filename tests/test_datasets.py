@@ -6,7 +6,7 @@ import pytest
 
 from saeprobe.datasets import (
     DatasetError, DatasetSource, duplicate_rows, load_dataset, read_corpus_texts, reference_catalog, reference_ood_files,
-    resolve_sources, safe_name, stratified_subsample,
+    rejected_datasets, resolve_sources, safe_name, stratified_subsample,
 )
 
 
@@ -34,6 +34,15 @@ def test_reference_catalog_has_the_113_binary_datasets():
     assert sum(" " in t for t in catalog["tag"]) == 7
     assert all(Path(f).is_file() for f in catalog["file"])
     assert len(reference_ood_files()) == 8
+
+
+def test_every_reference_dataset_passes_the_checks():
+    # rejected_datasets trusts the shipped datasets; this is why it may.
+    sources = resolve_sources("all", None, "prompt", "target")
+    assert all(s.shipped for s in sources.values())
+    for source in sources.values():
+        load_dataset(source)
+    assert rejected_datasets(sources).empty
 
 
 def test_resolve_all_and_either_spelling():
@@ -140,6 +149,24 @@ def test_missing_column_names_the_columns(tmp_path):
     pd.DataFrame({"sentence": balanced()[0], "target": balanced()[1]}).to_csv(path, index=False)
     with pytest.raises(DatasetError, match=r"missing column\(s\) \['prompt'\]; found \['sentence', 'target'\]"):
         load_dataset(DatasetSource("bad", path, "prompt", "target"))
+
+
+def test_rejected_datasets_list_each_failing_file_with_its_reason(tmp_path):
+    sources = {
+        "good": write_csv(tmp_path / "good.csv", *balanced()),
+        "one_class": write_csv(tmp_path / "one_class.csv", balanced()[0], ["a"] * 200),
+        "no_target": write_csv(tmp_path / "no_target.csv", *balanced(), label_col="label"),
+    }
+    rejected = rejected_datasets(sources)
+    assert rejected.columns.tolist() == ["dataset", "file", "reason"]
+    assert rejected["dataset"].tolist() == ["one_class", "no_target"]
+    assert rejected["file"].tolist() == [str(tmp_path / "one_class.csv"), str(tmp_path / "no_target.csv")]
+    assert "exactly two classes" in rejected["reason"][0] and "missing column(s) ['target']" in rejected["reason"][1]
+    # The reason is preparation's own message.
+    with pytest.raises(DatasetError) as err:
+        load_dataset(sources["no_target"])
+    assert str(err.value) == rejected["reason"][1]
+    assert rejected_datasets({"good": sources["good"]}).empty
 
 
 def test_unreadable_csv(tmp_path):

@@ -12,6 +12,7 @@ DOCUMENTED = {
     paths.dataset_file(): "resources/datasets/{dataset}.parquet",
     paths.dataset_file(ood=True): "resources/datasets/ood/{dataset}.parquet",
     paths.reference_catalog(): "resources/datasets/reference_catalog.parquet",
+    paths.rejected_datasets_table(): "results/rejected_datasets.csv",
     paths.model_dir() + "/": "resources/models/{model}/",
     f"{paths.activation_dir()}/{paths.activation_file_name('{L}')}":
         "results/{model}/activations/{dataset}/layer_{L}.npy",

@@ -14,7 +14,9 @@ import pytest
 import yaml
 
 from conftest import build_tiny_llama
-from workflow_helpers import REPO, job_counts, snakemake, write_config, write_word_dataset
+from workflow_helpers import (
+    REPO, job_counts, make_small_workdir, small_config, snakemake, write_config, write_word_dataset,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -196,19 +198,35 @@ def test_second_run_has_nothing_to_do(full_run):
     assert "Nothing to be done" in out.stdout + out.stderr
 
 
-def test_malformed_dataset_fails_alone(tmp_path, tiny_model_dir):
-    (tmp_path / "data").mkdir()
-    write_word_dataset(tmp_path / "data" / "good.csv", 150, range(1, 4), range(100, 103), seed=3)
-    pd.DataFrame({"prompt": ["a b"] * 150, "label": [0, 1] * 75}).to_csv(tmp_path / "data" / "bad.csv", index=False)
-    config = tiny_config(tiny_model_dir)
-    config["datasets"]["reference"] = []
-    write_config(tmp_path, config)
-    result = snakemake(tmp_path, "resources/datasets/good.parquet", "resources/datasets/bad.parquet", check=False)
+def test_a_malformed_dataset_is_rejected_and_the_others_reach_every_table(tmp_path, tiny_model_dir):
+    """One good dataset, one whose labels are the strings NA and EU, one
+    without a label column: the run fails, naming the malformed one, and
+    makes the SAE, every table and every figure from the other two."""
+    workdir = make_small_workdir(tmp_path, small_config(tiny_model_dir, sae_steps=40))
+    regions = pd.read_csv(workdir / "data/words_b.csv")
+    regions["target"] = regions["target"].map({"pos": "NA", "neg": "EU"})
+    regions.to_csv(workdir / "data/regions.csv", index=False)
+    (workdir / "data/words_b.csv").unlink()
+    pd.DataFrame({"prompt": ["a b"] * 150, "label": [0, 1] * 75}).to_csv(workdir / "data/bad.csv", index=False)
+
+    result = snakemake(workdir, "all_results", check=False)
     assert result.returncode != 0
-    assert (tmp_path / "resources/datasets/good.parquet").is_file()
-    assert not (tmp_path / "resources/datasets/bad.parquet").exists()
-    log = (tmp_path / "logs/datasets/bad.log").read_text()
-    assert "bad.csv: missing column(s) ['target']" in log
+    assert "1 dataset(s) rejected" in result.stderr and "bad.csv: missing column(s) ['target']" in result.stderr
+    rejected = pd.read_csv(workdir / "results/rejected_datasets.csv")
+    assert rejected["dataset"].tolist() == ["bad"]
+    assert rejected["file"].tolist() == ["data/bad.csv"]
+    assert "bad.csv: missing column(s) ['target']" in rejected["reason"][0]
+    assert "bad.csv: missing column(s) ['target']" in (workdir / "logs/datasets/bad.log").read_text()
+    assert not (workdir / "resources/datasets/bad.parquet").exists()
+
+    assert set(pd.read_parquet(workdir / "resources/datasets/regions.parquet")["label_name"]) == {"NA", "EU"}
+    for table in ("normal", "label_noise"):
+        assert set(pd.read_parquet(workdir / f"results/tiny/tables/{table}.parquet")["dataset"]) == {"words_a", "regions"}
+    assert (workdir / "results/tiny/tables/win_rates.csv").is_file()
+    for figure in ("auc_vs_k", "auc_vs_noise", "baselines_by_layer", "win_rates", "fve_vs_l0"):
+        assert (workdir / f"results/tiny/figures/{figure}.png").stat().st_size > 10_000, figure
+    # Nothing else is left to do: a rerun fails on the malformed dataset alone.
+    assert job_counts(workdir, "all_results") == {"all_results": 1, "datasets_prepare": 1}
 
 
 def test_layer_beyond_the_model_is_refused_before_any_job(tmp_path, tiny_model_dir):

@@ -122,6 +122,8 @@ class DatasetSource:
     text_column: str
     label_column: str
     link: str = ""
+    shipped: bool = False
+    """A reference dataset of the pinned sae-probes wheel (known to pass every check)."""
 
 
 def resolve_sources(
@@ -147,7 +149,7 @@ def resolve_sources(
             )
         for name in wanted:
             row = catalog.loc[name]
-            sources[name] = DatasetSource(name, Path(row["file"]), "prompt", "target", row["link"])
+            sources[name] = DatasetSource(name, Path(row["file"]), "prompt", "target", row["link"], shipped=True)
     if user_csv_dir:
         folder = Path(user_csv_dir)
         if not folder.is_dir():
@@ -220,6 +222,32 @@ def load_dataset(source: DatasetSource, max_rows: int | None = None, seed: int =
     if max_rows is not None and len(frame) > max_rows:
         frame = stratified_subsample(frame, max_rows, seed)
     return frame
+
+
+REJECTED_COLUMNS = ("dataset", "file", "reason")
+"""The table of datasets that failed their checks (``paths.rejected_datasets_table``)."""
+
+
+def rejected_datasets(sources: dict[str, DatasetSource], drop_duplicates: bool = False) -> pd.DataFrame:
+    """The datasets that cannot be prepared, with the reason for each.
+
+    The check is the preparation itself (``load_dataset``), so each dataset
+    listed here fails its own job with the same message. The workflow runs
+    it when it is parsed, to leave these datasets out of everything that is
+    shared (SAE corpora, tables, figures) and go on with the others. Shipped
+    reference datasets are not read again: every parse (each cluster job's
+    too) would spend seconds on the 113, and tests/test_datasets.py checks
+    them all against the pinned wheel.
+    """
+    rows = []
+    for name, source in sources.items():
+        if source.shipped:
+            continue
+        try:
+            load_dataset(source, drop_duplicates=drop_duplicates)
+        except DatasetError as err:
+            rows.append((name, str(source.file), str(err)))
+    return pd.DataFrame(rows, columns=list(REJECTED_COLUMNS))
 
 
 def read_csv_exactly(file: Path) -> pd.DataFrame:

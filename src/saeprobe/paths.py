@@ -28,6 +28,11 @@ def reference_catalog() -> str:
     return "resources/datasets/reference_catalog.parquet"
 
 
+def rejected_datasets_table() -> str:
+    """The datasets that failed their checks, each with its file and reason."""
+    return "results/rejected_datasets.csv"
+
+
 def model_dir(model="{model}") -> str:
     """A prepared model: ``manifest.json`` (+ the converted checkpoint)."""
     return f"resources/models/{model}"
@@ -126,6 +131,7 @@ _JOB_STEMS = {
     "datasets_prepare": "datasets/{dataset}",
     "datasets_prepare_ood": "datasets/ood/{dataset}",
     "datasets_reference_catalog": "datasets/reference_catalog",
+    "datasets_rejected": "datasets/rejected",
     "model_prepare": "{model}/model_prepare",
     "activations_extract": "{model}/activations/{dataset}",
     "activations_extract_ood": "{model}/activations/ood/{dataset}",

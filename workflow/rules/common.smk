@@ -14,7 +14,7 @@ from saeprobe.config import (
     sae_entries,
     sae_layers,
 )
-from saeprobe.datasets import reference_master_path, reference_ood_files, resolve_sources
+from saeprobe.datasets import reference_master_path, reference_ood_files, rejected_datasets, resolve_sources
 from saeprobe.driver import cancel_orphan_slurm_jobs, claim_driver_lock, remove_stale_locks
 from saeprobe.models import check_model_settings, readable_checkpoint
 
@@ -48,6 +48,16 @@ DATASETS = resolve_sources(
     config["datasets"]["text_column"],
     config["datasets"]["label_column"],
 )
+# A dataset that fails its checks fails its own preparation job, with the
+# reason, and is left out of everything shared (SAE corpora, SAE evaluation,
+# tables, figures), which go on with the datasets that passed.
+REJECTED = rejected_datasets(DATASETS, config["datasets"]["drop_duplicates"])
+PROBED_DATASETS = [d for d in DATASETS if d not in set(REJECTED["dataset"])]
+if not PROBED_DATASETS:
+    raise ValueError("no dataset passed its checks:\n" + "\n".join(REJECTED["reason"]))
+if workflow.is_main_process and len(REJECTED):
+    logger.warning(f"{len(REJECTED)} dataset(s) rejected, left out of the SAEs, tables and figures "
+                   f"(listed in {paths.rejected_datasets_table()}):\n" + "\n".join(REJECTED["reason"]))
 MODELS = config["models"]
 # Layers against the model's depth, before any job loads it: from the config
 # files of a prepared model or a local checkpoint folder (a hub or packaged
@@ -67,7 +77,7 @@ SETTING_FIGURES = {SETTINGS[s].figure.name: s for s in PROBE_SETTINGS if SETTING
 # The setting whose table each of the other per-setting figures is drawn from.
 TABLE_FIGURE_SETTINGS = {figure: s for s, spec in SETTINGS.items() for figure in spec.table_figures}
 # Datasets with an OOD test set: the reference's eight, when selected.
-OOD_DATASETS = [d for d in DATASETS if d in reference_ood_files()] if USES_REFERENCE else []
+OOD_DATASETS = [d for d in PROBED_DATASETS if d in reference_ood_files()] if USES_REFERENCE else []
 
 
 def _alternatives(names):
@@ -128,7 +138,7 @@ def corpus_inputs(wildcards):
     """Activation folders whose corpus files feed SAE training."""
     model = wildcards.model
     if corpus_from_probe_prompts():
-        return [paths.activation_dir(model, d) for d in DATASETS]
+        return [paths.activation_dir(model, d) for d in PROBED_DATASETS]
     return [paths.corpus_shard_dir(model, i) for i in range(CORPUS["num_shards"])]
 
 
@@ -151,7 +161,7 @@ def probe_results(model, setting):
     """Per-job probe tables of one model and setting: each baseline at the
     setting's layers (every probed layer, or the main layer), and each SAE."""
     layers = baseline_layers(MODELS[model], setting)
-    datasets = OOD_DATASETS if SETTINGS[setting].uses_ood_data else DATASETS
+    datasets = OOD_DATASETS if SETTINGS[setting].uses_ood_data else PROBED_DATASETS
     tables = []
     for dataset in datasets:
         if PROBE_SETTINGS[setting]["baselines"]:
@@ -161,7 +171,8 @@ def probe_results(model, setting):
 
 
 def all_results_targets():
-    targets = []
+    # A rejected dataset's preparation is asked for, so that the run fails with its reason.
+    targets = [paths.rejected_datasets_table()] + [paths.dataset_file(d) for d in REJECTED["dataset"]]
     if USES_REFERENCE:
         targets.append(paths.reference_catalog())
         targets += [paths.dataset_file(d, ood=True) for d in OOD_DATASETS]

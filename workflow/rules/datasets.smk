@@ -56,3 +56,25 @@ rule datasets_reference_catalog:
         "../../envs/datasets.yaml"
     script:
         "../scripts/reference_catalog.py"
+
+
+rule datasets_rejected:
+    output:
+        report(
+            paths.rejected_datasets_table(),
+            caption="../report/rejected_datasets.rst",
+            category="Datasets",
+            labels={"table": "rejected datasets"},
+        ),
+    params:
+        # As params, so that a change of verdict rewrites the table.
+        rejected=REJECTED.to_dict("records"),
+    localrule: True
+    log:
+        paths.job_log("datasets_rejected"),
+    benchmark:
+        paths.job_benchmark("datasets_rejected")
+    conda:
+        "../../envs/datasets.yaml"
+    script:
+        "../scripts/rejected_datasets.py"

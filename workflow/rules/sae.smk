@@ -55,7 +55,7 @@ rule sae_evaluate:
         sae=paths.sae_weights(),
         model=paths.model_dir(),
         corpus=corpus_inputs,
-        datasets=[paths.dataset_file(dataset) for dataset in DATASETS],
+        datasets=[paths.dataset_file(dataset) for dataset in PROBED_DATASETS],
     output:
         paths.sae_quality(),
     params:
