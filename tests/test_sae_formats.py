@@ -71,6 +71,38 @@ def test_saelens_topk(tmp_path, x, centred):
     check(sae, x, topk_mask(F.relu((x - b_dec * centred) @ W_enc + b_enc), K), W_dec, b_dec)
 
 
+@pytest.mark.parametrize("folded", [True, False], ids=["as SAELens saves it", "unfolded"])
+def test_saelens_topk_rescaled_by_decoder_norm(tmp_path, x, folded):
+    """SAELens's TopK with rescale_acts_by_decoder_norm: pre-activations times
+    the decoder row norms choose the top k; decoding divides them out."""
+    W_enc, b_enc, W_dec, b_dec = rand(D_IN, WIDTH), rand(WIDTH), rand(WIDTH, D_IN), rand(D_IN)
+    W_dec = W_dec * torch.linspace(0.2, 3.0, WIDTH)[:, None]
+    if folded:  # what its trainer writes: norms folded into the encoder, unit decoder rows
+        norms = W_dec.norm(dim=-1)
+        W_enc, b_enc, W_dec = W_enc * norms, b_enc * norms, W_dec / norms[:, None]
+    write_saelens(tmp_path / "sae", {"architecture": "topk", "k": K, "rescale_acts_by_decoder_norm": True},
+                  {"W_enc": W_enc, "b_enc": b_enc, "W_dec": W_dec, "b_dec": b_dec})
+    norms = W_dec.norm(dim=-1)
+    latents = topk_mask(F.relu(((x - b_dec) @ W_enc + b_enc) * norms), K)
+    sae = load_pretrained(tmp_path / "sae")
+    torch.testing.assert_close(sae.encode(x), latents, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(sae.decode(sae.encode(x)), (latents / norms) @ W_dec + b_dec, atol=1e-5, rtol=1e-5)
+
+
+def test_saelens_rescaling_outside_topk_is_refused(tmp_path):
+    write_saelens(tmp_path / "sae", {"architecture": "standard", "rescale_acts_by_decoder_norm": True},
+                  {"W_enc": rand(D_IN, WIDTH), "b_enc": rand(WIDTH), "W_dec": rand(WIDTH, D_IN), "b_dec": rand(D_IN)})
+    with pytest.raises(CheckpointFormatError, match="only defined for SAELens's TopK"):
+        load_pretrained(tmp_path / "sae")
+
+
+def test_saelens_training_checkpoints_are_refused_with_the_way_out(tmp_path):
+    write_saelens(tmp_path / "sae", {"architecture": "batchtopk", "k": K},
+                  {"W_enc": rand(D_IN, WIDTH), "b_enc": rand(WIDTH), "W_dec": rand(WIDTH, D_IN), "b_dec": rand(D_IN)})
+    with pytest.raises(CheckpointFormatError, match="a SAELens training checkpoint .* saves the finished SAE"):
+        load_pretrained(tmp_path / "sae")
+
+
 def test_saelens_old_config_without_architecture(tmp_path, x):
     W_enc, b_enc, W_dec, b_dec = rand(D_IN, WIDTH), rand(WIDTH), rand(WIDTH, D_IN), rand(D_IN)
     write_saelens(tmp_path / "sae", {"activation_fn_str": "topk", "activation_fn_kwargs": {"k": 2}},
@@ -108,9 +140,24 @@ def test_saelens_normalised_inputs_are_refused(tmp_path):
 # -- dictionary_learning: nn.Linear weights are [out, in]
 def test_dictionary_learning_relu(tmp_path, x):
     enc_w, enc_b, dec_w, bias = rand(WIDTH, D_IN), rand(WIDTH), rand(D_IN, WIDTH), rand(D_IN)
+    dec_w = dec_w / dec_w.norm(dim=0)  # the original trainer keeps unit decoder columns
     write_dictionary_learning(tmp_path / "ae", "AutoEncoder",
                               {"encoder.weight": enc_w, "encoder.bias": enc_b, "decoder.weight": dec_w, "bias": bias})
     check(load_pretrained(tmp_path / "ae"), x, F.relu((x - bias) @ enc_w.T + enc_b), dec_w.T, bias)
+
+
+def test_dictionary_learning_autoencoder_is_normalised_as_load_dictionary_does(tmp_path, x):
+    """The April-update trainer saves an AutoEncoder with free decoder norms;
+    AutoEncoder.from_pretrained moves them into the latents."""
+    enc_w, enc_b, dec_w, bias = rand(WIDTH, D_IN), rand(WIDTH), rand(D_IN, WIDTH), rand(D_IN)
+    write_dictionary_learning(tmp_path / "ae", "AutoEncoder",
+                              {"encoder.weight": enc_w, "encoder.bias": enc_b, "decoder.weight": dec_w, "bias": bias})
+    norms = dec_w.norm(dim=0)
+    sae = load_pretrained(tmp_path / "ae")
+    raw = F.relu((x - bias) @ enc_w.T + enc_b)
+    torch.testing.assert_close(sae.encode(x), raw * norms, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(sae(x), raw @ dec_w.T + bias, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(sae.W_dec.norm(dim=-1), torch.ones(WIDTH))
 
 
 def test_dictionary_learning_april_update(tmp_path, x):
@@ -215,6 +262,7 @@ def test_saelens_round_trip(tmp_path, x, architecture):
     save_saelens(sae, tmp_path / "out")
     cfg = json.loads((tmp_path / "out" / "cfg.json").read_text())
     assert cfg["d_sae"] == WIDTH and cfg["metadata"]["saeprobe_architecture"] == architecture
+    assert cfg["metadata"]["sae_lens_version"] == "6.0.0"  # SAELens keeps the metadata of 6.0 and later
     loaded = load_pretrained(tmp_path / "out").eval()
     torch.testing.assert_close(loaded.encode(x), sae.encode(x), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(loaded(x), sae(x), atol=1e-5, rtol=1e-5)

@@ -3,7 +3,9 @@
 Read: SAELens (``cfg.json`` + ``sae_weights.safetensors``), dictionary_learning
 (``ae.pt`` + ``config.json``) and Gemma Scope (``params.npz``, JumpReLU), plus
 our own folders. Write: SAELens, so our SAEs open with
-``sae_lens.SAE.load_from_disk``.
+``sae_lens.SAE.load_from_disk``. Latents are the ones the source library's
+own loader gives (SAELens's decoder-norm rescaling, dictionary_learning's
+decoder normalisation), so the latents we rank are theirs.
 
 Every reader produces a ``Checkpoint``: weights in our layout (``W_enc`` and
 ``W_dec`` both ``[width, d_in]``) plus the source's input convention; the
@@ -41,6 +43,18 @@ class Checkpoint:
     extra: dict[str, torch.Tensor] = field(default_factory=dict)
     """Architecture-specific tensors under our names (``threshold``, ``r_mag``, ``b_mag``)."""
     hyperparameters: dict = field(default_factory=dict)
+
+    def with_unit_decoder(self) -> "Checkpoint":
+        """The same SAE with each decoder row's norm moved into its latent
+        (encoder row and bias scaled up, decoder row scaled down): the same
+        reconstructions, latents multiplied by those norms. What SAELens's
+        ``rescale_acts_by_decoder_norm`` and dictionary_learning's
+        ``normalize_decoder`` compute."""
+        norms = self.W_dec.norm(dim=-1)
+        divisors = torch.where(norms > 0, norms, 1.0)  # a zero row's latent is zero either way
+        return Checkpoint(self.architecture, self.W_enc * norms[:, None], self.b_enc * norms,
+                          self.W_dec / divisors[:, None], self.b_dec, self.input_centered, self.extra,
+                          self.hyperparameters)
 
     def to_sae(self) -> SparseAutoencoder:
         if self.architecture not in ARCHITECTURES:
@@ -88,6 +102,9 @@ def load_pretrained(folder: str | Path) -> SparseAutoencoder:
 # SAELens architecture name -> ours. BatchTopK-family SAEs are saved by
 # SAELens for inference as JumpReLU with a per-latent threshold.
 _FROM_SAELENS = {"standard": "relu", "topk": "topk", "jumprelu": "jumprelu", "gated": "gated"}
+# Training-time architectures: mid-training checkpoints, before SAELens
+# converts them to JumpReLU with the learnt threshold.
+_SAELENS_TRAINING_ONLY = ("batchtopk", "matryoshka_batchtopk")
 _TO_SAELENS = {
     "relu": "standard", "relu_april": "standard", "panneal": "standard", "topk": "topk",
     "jumprelu": "jumprelu", "batchtopk": "jumprelu", "matryoshka_batchtopk": "jumprelu", "gated": "gated",
@@ -99,16 +116,24 @@ def read_saelens(folder: Path) -> Checkpoint:
     tensors = load_file(str(folder / "sae_weights.safetensors"))
     # Older SAELens configs have no "architecture" and name the activation instead.
     arch = cfg.get("architecture") or ("topk" if cfg.get("activation_fn_str") == "topk" else "standard")
+    if arch in _SAELENS_TRAINING_ONLY:
+        raise CheckpointFormatError(
+            f"{folder}: a SAELens training checkpoint (architecture {arch!r}, which exists only during "
+            f"training); SAELens saves the finished SAE for inference as 'jumprelu': point at that folder"
+        )
     if arch not in _FROM_SAELENS:
-        raise CheckpointFormatError(f"{folder}: SAELens architecture {arch!r} is not supported")
+        raise CheckpointFormatError(f"{folder}: SAELens architecture {arch!r} is not supported "
+                                    f"(supported: {sorted(_FROM_SAELENS)})")
     normalize = cfg.get("normalize_activations", "none") or "none"
     if normalize != "none":
         raise CheckpointFormatError(
             f"{folder}: SAELens normalize_activations={normalize!r} rescales inputs; only 'none' is supported"
         )
-    if cfg.get("rescale_acts_by_decoder_norm"):
-        raise CheckpointFormatError(f"{folder}: rescale_acts_by_decoder_norm=True is not supported")
     ours = _FROM_SAELENS[arch]
+    rescale = bool(cfg.get("rescale_acts_by_decoder_norm"))
+    if rescale and ours != "topk":
+        raise CheckpointFormatError(f"{folder}: rescale_acts_by_decoder_norm is only defined for SAELens's "
+                                    f"TopK SAEs, not for {arch!r}")
     hyper, extra = {}, {}
     if ours == "topk":
         hyper["k"] = int(cfg.get("k") or cfg.get("activation_fn_kwargs", {})["k"])
@@ -116,11 +141,19 @@ def read_saelens(folder: Path) -> Checkpoint:
         extra["threshold"] = tensors["threshold"]
     if ours == "gated":
         extra.update(r_mag=tensors["r_mag"], b_mag=tensors["b_mag"])
-    return Checkpoint(
+    checkpoint = Checkpoint(
         ours, W_enc=tensors["W_enc"].T, b_enc=tensors["b_gate"] if ours == "gated" else tensors["b_enc"],
         W_dec=tensors["W_dec"], b_dec=tensors["b_dec"], input_centered=bool(cfg.get("apply_b_dec_to_input", True)),
         extra=extra, hyperparameters=hyper,
     )
+    # SAELens's TopK then scales each pre-activation by its decoder row's norm
+    # before choosing the top k, and divides it out when decoding. Its trainer
+    # (rescale on by default) saves the norms already folded, unit rows.
+    return checkpoint.with_unit_decoder() if rescale else checkpoint
+
+
+SAELENS_FORMAT_VERSION = "6.0.0"
+"""The SAELens config format ``save_saelens`` writes (read back by sae-lens 6.54)."""
 
 
 def save_saelens(sae: SparseAutoencoder, folder: str | Path, metadata: dict | None = None) -> None:
@@ -134,7 +167,9 @@ def save_saelens(sae: SparseAutoencoder, folder: str | Path, metadata: dict | No
     cfg = {
         "architecture": arch, "d_in": sae.d_in, "d_sae": sae.width, "dtype": "float32", "device": "cpu",
         "apply_b_dec_to_input": sae.input_centered, "normalize_activations": "none",
-        "metadata": {"saeprobe_architecture": sae.architecture, **(metadata or {})},
+        # Without a version SAELens takes a config for a pre-6.0 one and drops its metadata.
+        "metadata": {"sae_lens_version": SAELENS_FORMAT_VERSION, "saeprobe_architecture": sae.architecture,
+                     **(metadata or {})},
     }
     if arch == "gated":
         tensors.update(b_gate=state["b_enc"], r_mag=state["r_mag"], b_mag=state["b_mag"])
@@ -162,7 +197,11 @@ def read_dictionary_learning(folder: Path) -> Checkpoint:
     cls_name = trainer["dict_class"]
     sd = {k: v.float() for k, v in torch.load(folder / "ae.pt", map_location="cpu", weights_only=True).items()}
     if cls_name == "AutoEncoder":  # ReLU; ``bias`` is b_dec, subtracted before encoding
-        return Checkpoint("relu", sd["encoder.weight"], sd["encoder.bias"], sd["decoder.weight"].T, sd["bias"], True)
+        # load_dictionary normalises the decoder (AutoEncoder.from_pretrained):
+        # a no-op for the original trainer, which keeps unit rows, and a
+        # rescaling of every latent for the April-update trainer's.
+        return Checkpoint("relu", sd["encoder.weight"], sd["encoder.bias"], sd["decoder.weight"].T, sd["bias"],
+                          True).with_unit_decoder()
     if cls_name == "AutoEncoderNew":  # April update; no centring
         return Checkpoint("relu_april", sd["encoder.weight"], sd["encoder.bias"], sd["decoder.weight"].T,
                           sd["decoder.bias"], False)
