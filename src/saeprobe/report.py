@@ -22,6 +22,10 @@ def combine_results(paths: list[str | Path]) -> pd.DataFrame:
                              na_position="first").reset_index(drop=True)
 
 
+BOOTSTRAP_SEED = 0
+"""Seeds seaborn's bootstrapped confidence bands, so a figure is a function of its table."""
+
+
 @contextmanager
 def _figure(path: str | Path, size=(7, 4.5)):
     """A themed seaborn figure that is saved atomically to ``path`` on exit."""
@@ -72,8 +76,8 @@ def plot_baselines_by_layer(table: pd.DataFrame, path: str | Path, title: str = 
 
     base = table[table["method"] != SAE_METHOD].assign(layer=lambda t: t["layer"].astype(int))
     with _figure(path) as ax:
-        sns.pointplot(data=base, x="layer", y="test_auc", hue="method", dodge=0.3, errorbar=("ci", 95),
-                      markersize=5, ax=ax)
+        sns.pointplot(data=base, x="layer", y="test_auc", hue="method", hue_order=sorted(base["method"].unique()),
+                      dodge=0.3, errorbar=("ci", 95), seed=BOOTSTRAP_SEED, markersize=5, ax=ax)
         ax.set_xlabel("layer (block output)")
         ax.set_ylabel(f"mean test AUC ({base['dataset'].nunique()} datasets)")
         ax.set_title(title or "Baselines by layer (normal setting)")
@@ -86,7 +90,8 @@ def plot_win_rates(rates: pd.DataFrame, path: str | Path, title: str = "") -> No
     import seaborn as sns
 
     with _figure(path) as ax:
-        sns.barplot(data=rates, x="setting", y="win_rate", hue="sae", ax=ax)
+        sns.barplot(data=rates, x="setting", y="win_rate", hue="sae", hue_order=sorted(rates["sae"].unique()),
+                    errorbar=None, ax=ax)  # one rate per bar
         ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
         ax.set_ylim(0, 1)
         ax.set_xlabel("setting")
@@ -106,7 +111,8 @@ def plot_auc_vs_k(table: pd.DataFrame, path: str | Path, title: str = "") -> Non
     with _figure(path) as ax:
         if not sae.empty:
             sae["k"] = sae["k"].astype(int)
-            sns.lineplot(data=sae, x="k", y="test_auc", hue="sae", marker="o", errorbar=("ci", 95), ax=ax)
+            sns.lineplot(data=sae, x="k", y="test_auc", hue="sae", hue_order=sorted(sae["sae"].unique()),
+                         marker="o", errorbar=("ci", 95), seed=BOOTSTRAP_SEED, ax=ax)
         palette = sns.color_palette("dark", n_colors=max(1, base["layer"].nunique()))
         for color, (layer, group) in zip(palette, base.groupby("layer")):
             ax.axhline(group["test_auc"].mean(), color=color, linestyle="--",
