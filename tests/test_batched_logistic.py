@@ -149,3 +149,27 @@ def test_bad_input_is_refused():
         fit_logistic_batch(X, y, np.ones((1, len(y)), bool), np.array([1.0]), penalty="l3")
     with pytest.raises(ValueError, match="Cs"):
         fit_logistic_batch(X, y, np.ones((1, len(y)), bool), np.array([0.0]))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_separable_end_ranks_held_out_rows_as_converged_liblinear_does(seed):
+    """Nearly unpenalised L1 on separated rows: the optimum lies far out along
+    a flat valley whose direction, all an AUC sees, settles before its length.
+    The engine's fits there (the whole grid, as a probe solves it) rank
+    held-out rows as liblinear's do once more iterations no longer change
+    liblinear's AUC."""
+    X, y = make_problem(n=400, d=40, seed=seed, spreads=(1e-2, 1e2), separable=True)
+    train = np.arange(len(y)) < 300
+    fits = fit_logistic_batch(X, y, train[None], REFERENCE_CS, penalty="l1", device="cpu")
+    for c, C in enumerate(REFERENCE_CS):
+        if C < 1e3:
+            continue
+
+        def liblinear_auc(max_iter):
+            model = LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", tol=1e-10, max_iter=max_iter)
+            return roc_auc_score(y[~train], X[~train] @ model.fit(X[train], y[train]).coef_[0])
+
+        converged = liblinear_auc(20_000)
+        assert liblinear_auc(2_000) == pytest.approx(converged, abs=1e-4)  # its AUC has settled
+        assert roc_auc_score(y[~train], X[~train] @ fits.coef[0, c]) == pytest.approx(converged, abs=0.005), C
