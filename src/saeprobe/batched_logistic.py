@@ -553,15 +553,9 @@ def _l1_gap(problem: _Problem, lam, v, b):
     of ``(1 - s) y + s p``.
     """
     margins = problem.margins(v, b)
-    primal = problem.loss_of(margins) + lam * (problem.scale * v.abs()).sum(dim=1)
     p = torch.sigmoid(margins)
-    correlation = (((p - problem.target) * problem.weights) @ problem.Z).abs()
-    ratio = torch.where(problem.free, correlation / (lam[:, None] * problem.scale).clamp_min(1e-300), 0.0)
-    shrink = 1.0 / ratio.amax(dim=1).clamp_min(1.0)
-    q = (1 - shrink[:, None]) * problem.target + shrink[:, None] * p
-    entropy = torch.special.xlogy(q, q) + torch.special.xlogy(1 - q, 1 - q)
-    dual = -(problem.weights * entropy).sum(dim=1)
-    return (primal - dual).clamp_min(0.0) / primal
+    correlation = ((p - problem.target) * problem.weights) @ problem.Z
+    return _l1_gap_at(problem, lam, v, problem.loss_of(margins), p, correlation)
 
 
 def _soft_threshold(v: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
