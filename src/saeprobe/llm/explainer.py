@@ -1,0 +1,54 @@
+"""Answering many requests: from the cache where possible, the provider otherwise."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+
+from saeprobe.llm.cache import ResponseCache
+from saeprobe.llm.request import LLMReply, LLMRequest
+
+log = logging.getLogger(__name__)
+
+
+class Explainer:
+    """A provider behind the response cache, at most ``max_concurrency`` calls in flight.
+
+    ``stats`` counts cache hits, provider calls and the tokens those calls
+    used, for the job's log."""
+
+    def __init__(self, provider, cache: ResponseCache, max_concurrency: int = 4):
+        self.provider = provider
+        self.cache = cache
+        self.max_concurrency = max_concurrency
+        self.stats = {"hits": 0, "calls": 0, "input_tokens": 0, "output_tokens": 0}
+
+    @property
+    def name(self) -> str:
+        return self.provider.name
+
+    def ask(self, requests: list[LLMRequest]) -> list[LLMReply]:
+        """One reply per request, in order. Each fresh reply is cached as soon as
+        it arrives, so a run killed halfway keeps what it paid for."""
+        keys = [request.cache_key(self.name) for request in requests]
+        replies = [self.cache.get(key) for key in keys]
+        missing = [i for i, reply in enumerate(replies) if reply is None]
+        self.stats["hits"] += len(requests) - len(missing)
+
+        def fetch(i):
+            reply = self.provider.complete(requests[i])
+            self.cache.put(keys[i], reply, asdict(requests[i]))
+            return reply
+
+        workers = self.max_concurrency if self.provider.concurrent else 1
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for i, reply in zip(missing, pool.map(fetch, missing)):
+                replies[i] = reply
+                self.stats["calls"] += 1
+                self.stats["input_tokens"] += reply.input_tokens
+                self.stats["output_tokens"] += reply.output_tokens
+        log.info("%s: %d requests, %d from the cache, %d calls (%d input, %d output tokens)", self.name,
+                 len(requests), self.stats["hits"], self.stats["calls"], self.stats["input_tokens"],
+                 self.stats["output_tokens"])
+        return replies
