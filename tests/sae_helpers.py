@@ -46,3 +46,26 @@ def train_uninterrupted_and_resumed(make, data, cfg, folder: Path):
     messages = []
     resumed = train_sae(make(), data, cfg, Path(folder) / "b.pt", log=messages.append, device="cpu")
     return reference, resumed, messages
+
+
+def random_sae(architecture: str, d_in: int, width: int, k: int, seed: int = 0):
+    """An ``architecture`` SAE in eval mode whose biases, thresholds and gate
+    parameters are all non-zero (thresholds large enough to cut some latents),
+    so that every convention shows in its latents."""
+    import torch
+
+    from saeprobe.saes import ARCHITECTURES
+
+    cls = ARCHITECTURES[architecture]
+    kwargs = {"k": k} if "k" in cls.__init__.__code__.co_varnames else {}
+    sae = cls(d_in=d_in, width=width, **kwargs)
+    generator = torch.Generator().manual_seed(seed)
+    sae.init_weights(generator)
+    with torch.no_grad():
+        sae.b_enc.add_(0.3)
+        sae.b_dec.copy_(torch.randn(d_in, generator=generator) * 0.5)  # some inits leave it at 0
+        for name in ("threshold", "r_mag", "b_mag"):  # architecture-specific tensors, if any
+            if hasattr(sae, name):
+                tensor = getattr(sae, name)
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) * 0.5)
+    return sae.eval()

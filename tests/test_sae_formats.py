@@ -14,6 +14,7 @@ from safetensors.torch import save_file
 import saeprobe.saes  # noqa: F401  (registers every architecture)
 from saeprobe.saes import ARCHITECTURES
 from saeprobe.saes.formats import CheckpointFormatError, load_pretrained, save_saelens
+from sae_helpers import random_sae
 
 D_IN, WIDTH, K = 6, 10, 3
 
@@ -248,17 +249,7 @@ def test_unknown_folder_is_explained(tmp_path):
 # -- writing SAELens, for every architecture, read back by our reader
 @pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
 def test_saelens_round_trip(tmp_path, x, architecture):
-    cls = ARCHITECTURES[architecture]
-    kwargs = {"k": K} if "k" in cls.__init__.__code__.co_varnames else {}
-    sae = cls(d_in=D_IN, width=WIDTH, **kwargs)
-    sae.init_weights(torch.Generator().manual_seed(0), data_mean=rand(D_IN))
-    with torch.no_grad():
-        sae.b_enc.add_(0.3)
-        for name in ("threshold", "r_mag", "b_mag"):  # architecture-specific tensors, if any
-            if hasattr(sae, name):
-                tensor = getattr(sae, name)
-                tensor.copy_(torch.rand(tensor.shape) * 0.1)
-    sae.eval()
+    sae = random_sae(architecture, D_IN, WIDTH, K)
     save_saelens(sae, tmp_path / "out")
     cfg = json.loads((tmp_path / "out" / "cfg.json").read_text())
     assert cfg["d_sae"] == WIDTH and cfg["metadata"]["saeprobe_architecture"] == architecture
