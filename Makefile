@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup results test benchmark
+.PHONY: setup results test benchmark foreign-envs
 
 setup: $(STAMP)
 
@@ -22,6 +22,10 @@ results: setup
 
 test: setup
 	$(BIN)/python -m pytest -ra
+
+# The SAELens and dictionary_learning environments of tests/test_foreign_formats.py.
+foreign-envs:
+	tests/foreign/make_envs.sh
 
 benchmark: setup
 	$(BIN)/python benchmarks/extraction_throughput.py
