@@ -1,12 +1,12 @@
 """Round trips through the real SAE libraries: checkpoints that SAELens
-(6.54.12) writes itself, read by our ``load_pretrained``, and our
-``save_saelens`` output opened by SAELens, each compared with what the
-library itself encodes and decodes.
+(6.54.12) and dictionary_learning (0.1.0) write themselves, read by our
+``load_pretrained``, and our ``save_saelens`` output opened by SAELens, each
+compared with what the library itself encodes and decodes.
 
 The libraries' pins conflict with ours, so each runs in its own virtual
-environment (.venv-saelens, made by ``make foreign-envs``, i.e.
-tests/foreign/make_envs.sh), through a script of tests/foreign/ that never
-imports saeprobe. Without those environments the
+environment (.venv-saelens, .venv-dictionary-learning, made by ``make
+foreign-envs``, i.e. tests/foreign/make_envs.sh), through a script of
+tests/foreign/ that never imports saeprobe. Without those environments the
 tests skip, unless SAEPROBE_REQUIRE_FOREIGN=1 (as in CI): then they fail.
 """
 
@@ -28,6 +28,10 @@ from sae_helpers import random_sae
 from workflow_helpers import REPO
 
 FOREIGN = REPO / "tests/foreign"
+DICTIONARY_LEARNING_CASES = [
+    "AutoEncoder", "AutoEncoder with free decoder norms", "AutoEncoderNew", "AutoEncoderTopK", "BatchTopKSAE",
+    "MatryoshkaBatchTopKSAE", "JumpReluAutoEncoder", "GatedAutoEncoder",
+]
 
 
 def run_in_venv(venv: str, script: str, *args: str | Path) -> None:
@@ -109,3 +113,18 @@ def test_saelens_opens_ours_with_our_metadata(saelens_opened_ours, architecture)
     assert_same_encodings(np.load(folder / "ours.npz"), np.load(folder / "saelens.npz"))
     metadata = json.loads((folder / "saelens_metadata.json").read_text())
     assert metadata["saeprobe_architecture"] == architecture and metadata["model_name"] == "tiny"
+
+
+# -- dictionary_learning's own classes, saved as its trainers save them, read by us
+@pytest.fixture(scope="module")
+def dictionary_learning_checkpoints(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("dictionary learning")
+    run_in_venv(".venv-dictionary-learning", "dictionary_learning_side.py", folder, *DICTIONARY_LEARNING_CASES)
+    return folder
+
+
+@pytest.mark.parametrize("case", DICTIONARY_LEARNING_CASES)
+def test_dictionary_learning_checkpoint_encodes_as_load_dictionary_does(dictionary_learning_checkpoints, case):
+    expected = np.load(dictionary_learning_checkpoints / case / "expected.npz")
+    sae = load_pretrained(dictionary_learning_checkpoints / case)
+    assert_same_encodings(encodings(sae, expected["inputs"]), expected)
