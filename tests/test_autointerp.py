@@ -50,3 +50,47 @@ def test_requests_are_versioned_and_sized_as_the_reference_sizes_them():
     # The example answer changes with the seed, and so does the request's cache key.
     assert detection_request("dates", ["x"] * 14, seed=4).cache_key("e") != detection_request(
         "dates", ["x"] * 14, seed=3).cache_key("e")
+
+
+def test_top_prompts_are_the_strongest_cut_to_300_characters():
+    from saeprobe.autointerp.descriptions import top_prompts
+
+    texts = ["a", "b" * 400, "c", "d"]
+    examples = top_prompts(np.array([0.1, 3.0, 2.0, 2.0]), texts, n=3)
+    assert [t[:1] for _, t in examples] == ["b", "c", "d"] and len(examples[0][1]) == 300
+    assert [a for a, _ in examples] == [3.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ('{"ranking": [3, 1, 2]}', [2, 0, 1]),
+    ('Here you go: {"ranking": [2, 3, 1]} as asked', [1, 2, 0]),
+    ('{"ranking": [1, 2]}', None),        # a candidate left out
+    ('{"ranking": [1, 1, 2]}', None),     # one named twice
+    ('{"ranking": [1, 2, 4]}', None),     # no such candidate
+    ('{"ranking": "1, 2, 3"}', None),
+    ("1, 2, 3", None),
+    ('{"ranking": [1, 2, 3}', None),
+])
+def test_rankings_are_read_only_when_they_order_every_candidate(reply, expected):
+    from saeprobe.autointerp.descriptions import parse_ranking
+
+    assert parse_ranking(reply, 3) == expected
+
+
+def test_disagreements_are_strong_activations_under_the_other_label():
+    from saeprobe.autointerp.descriptions import disagreements
+
+    acts = np.array([9.0, 8.0, 7.0, 0.1, 0.2, 6.5, 0.0, 0.3, 0.1, 0.2])
+    labels = np.array([1, 1, 0, 0, 0, 1, 0, 0, 1, 0])  # the latent favours class 1
+    assert disagreements(acts, labels, quantile=0.7).tolist() == [2]
+
+
+def test_description_and_ranking_requests():
+    from saeprobe.autointerp.prompts import description_request, ranking_request
+
+    describe = description_request(12, [(3.14159, "text one"), (1.0, "text two")])
+    assert describe.max_tokens == 150 and "Latent 12." in describe.user and "  [3.142] text one" in describe.user
+    rank = ranking_request("is the person a politician", "the prompts' wording is changed",
+                           [(5, "names of senators"), (9, "capital letters")])
+    assert rank.max_tokens == 200 and "  2. (latent 9) capital letters" in rank.user
+    assert '{"ranking": [2, 1]}' in rank.user and "the prompts' wording is changed" in rank.user

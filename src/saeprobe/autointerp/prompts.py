@@ -5,6 +5,7 @@ version is part of every cache key, so old replies are never reused for it."""
 
 from __future__ import annotations
 
+import json
 import random
 
 from saeprobe.llm import LLMRequest
@@ -53,3 +54,36 @@ def detection_request(explanation: str, windows: list[str], seed: int) -> LLMReq
     sequences = "\n".join(f"{i}. {text}" for i, text in enumerate(windows, start=1))
     user = f"The neuron responds to {explanation}.\n\nThe sequences:\n\n{sequences}"
     return LLMRequest(system=system, user=user, max_tokens=2 * n + 5, prompt=DETECTION_VERSION)
+
+
+# -- kurexi/SAEs' descriptions and OOD rankings (analysis-methods.md §6.5), in our words.
+DESCRIPTION_VERSION = "description@1"
+RANKING_VERSION = "ranking@1"
+
+DESCRIPTION_SYSTEM = ("You study the latents of sparse autoencoders trained on a language model's activations. "
+                      "From the texts on which one latent is most active, say in one or two short, specific "
+                      "sentences which pattern of language or meaning it encodes. State it plainly, without hedging.")
+
+
+def description_request(latent: int, examples: list[tuple[float, str]]) -> LLMRequest:
+    """Describe ``latent`` from its strongest ``(activation, text)`` examples."""
+    lines = "\n".join(f"  [{act:.3f}] {text}" for act, text in examples)
+    user = (f"Latent {latent}.\nIts strongest examples, each as [activation] then the text:\n{lines}\n\n"
+            f"What does this latent encode?")
+    return LLMRequest(system=DESCRIPTION_SYSTEM, user=user, max_tokens=150, prompt=DESCRIPTION_VERSION)
+
+
+RANKING_SYSTEM = ("You judge the features of a sparse autoencoder for a classifier that must keep working after "
+                  "a shift of distribution. Order the features by how much they truly bear on the task. Put last "
+                  "the ones that look like shortcuts, which the stated shift would likely break.")
+
+
+def ranking_request(task: str, shift: str, candidates: list[tuple[int, str]]) -> LLMRequest:
+    """Rank ``(latent, description)`` candidates for ``task`` under the distribution ``shift``."""
+    listed = "\n".join(f"  {i}. (latent {latent}) {description}"
+                       for i, (latent, description) in enumerate(candidates, start=1))
+    example = json.dumps({"ranking": list(range(1, len(candidates) + 1))[::-1]})
+    user = (f"Task: {task}\nDistribution shift: {shift}\n\nCandidate features:\n{listed}\n\n"
+            f"Rank them from most to least relevant. Reply with a JSON object and nothing else: its one key "
+            f"\"ranking\" lists the candidates' numbers, most relevant first, for example {example}.")
+    return LLMRequest(system=RANKING_SYSTEM, user=user, max_tokens=200, prompt=RANKING_VERSION)
