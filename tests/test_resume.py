@@ -16,6 +16,7 @@ import pytest
 
 from workflow_helpers import (
     SMALL_SAE,
+    differing_results,
     kill_when,
     make_small_workdir,
     result_tables,
@@ -61,3 +62,5 @@ def test_killed_twice_and_rerun_matches_an_uninterrupted_run(tmp_path, tiny_mode
     metrics = [json.loads((w / f"results/tiny/saes/{SAE_NAME}/metrics.json").read_text()) for w in (reference, workdir)]
     assert metrics[0] == metrics[1]
     assert not checkpoint.exists()  # removed once the SAE is saved
+    # Every result, figures and activations included, as the README defines identical.
+    assert differing_results(reference, workdir) == []

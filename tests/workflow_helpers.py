@@ -124,3 +124,28 @@ def result_tables(workdir: Path, model: str = "tiny") -> dict[str, pd.DataFrame]
         table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
         tables[path.name] = table.sort_values(list(table.columns[:8])).reset_index(drop=True)
     return tables
+
+
+def differing_results(first: Path, second: Path) -> list[str]:
+    """The files under ``results/`` of two run folders that are not identical,
+    as the README defines it: tables equal by value, figures by pixels,
+    everything else byte for byte (a file in one run only differs too)."""
+    from matplotlib.image import imread
+
+    def files(run):
+        return {p.relative_to(run) for p in (run / "results").rglob("*") if p.is_file()}
+
+    differing = sorted(str(p) for p in files(first) ^ files(second))
+    for path in sorted(files(first) & files(second)):
+        a, b = first / path, second / path
+        if path.suffix == ".parquet":
+            same = pd.read_parquet(a).equals(pd.read_parquet(b))
+        elif path.suffix == ".csv":
+            same = pd.read_csv(a).equals(pd.read_csv(b))
+        elif path.suffix == ".png":
+            same = (imread(a).shape == imread(b).shape) and bool((imread(a) == imread(b)).all())
+        else:
+            same = a.read_bytes() == b.read_bytes()
+        if not same:
+            differing.append(str(path))
+    return differing

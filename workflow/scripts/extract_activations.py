@@ -30,7 +30,7 @@ corpus = {layer: drop_norm_outliers(result.tokens[layer], snakemake.params.max_n
 write_activation_folder(
     snakemake.output[0], result.last_token, corpus,
     meta={"rows": len(frame), "layers": settings["layers"], "tokens": result.n_tokens,
-          "corpus_rows": {layer: len(v) for layer, v in corpus.items()}, "seconds": seconds},
+          "corpus_rows": {layer: len(v) for layer, v in corpus.items()}},  # no wall time: results stay reproducible
 )
 log.info("%d prompts, %d tokens in %.1fs (%.0f tok/s); corpus rows %s", len(frame), result.n_tokens,
          seconds, result.n_tokens / seconds, {layer: len(v) for layer, v in corpus.items()})
