@@ -8,6 +8,7 @@ rule activations_extract:
         model=model_params,
         corpus_layers=lambda wc: sae_layers(MODELS[wc.model]) if corpus_from_probe_prompts() else [],
         max_norm_ratio=CORPUS["max_norm_ratio"],
+    priority: CRITICAL_PATH_PRIORITY
     threads: job_threads("activations_extract")
     resources:
         **cluster_resources("activations_extract"),
@@ -33,6 +34,7 @@ rule activations_corpus_text:
         num_shards=CORPUS["num_shards"],
         max_seq_len=CORPUS["max_seq_len"],
         max_norm_ratio=CORPUS["max_norm_ratio"],
+    priority: CRITICAL_PATH_PRIORITY
     threads: job_threads("activations_corpus_text")
     resources:
         **cluster_resources("activations_corpus_text"),

@@ -80,6 +80,12 @@ TABLE_FIGURE_SETTINGS = {figure: s for s, spec in SETTINGS.items() for figure in
 OOD_DATASETS = [d for d in PROBED_DATASETS if d in reference_ood_files()] if USES_REFERENCE else []
 
 
+# Extraction, SAE training and encoding lead to every SAE probe: run them
+# before the probe fits, which can wait. With the default priority, 2 cores
+# fitted baselines while the SAEs waited for the last datasets' activations.
+CRITICAL_PATH_PRIORITY = 10
+
+
 def _alternatives(names):
     return "|".join(re.escape(n) for n in names) or "(?!)"
 

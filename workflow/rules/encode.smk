@@ -6,6 +6,7 @@ rule sae_encode:
         paths.latents_file(),
     params:
         layer=lambda wc: SAES[wc.model][wc.sae]["layer"],
+    priority: CRITICAL_PATH_PRIORITY
     threads: job_threads("sae_encode")
     resources:
         **cluster_resources("sae_encode"),

@@ -12,6 +12,7 @@ rule sae_train:
         # Not an output: Snakemake deletes outputs before a rerun, and the
         # checkpoint must survive a killed job so the rerun can resume.
         checkpoint=paths.sae_checkpoint(),
+    priority: CRITICAL_PATH_PRIORITY
     threads: job_threads("sae_train")
     resources:
         **cluster_resources("sae_train"),
@@ -37,6 +38,7 @@ rule sae_import:
         metrics=paths.sae_training_metrics(),
     params:
         spec=lambda wc: SAES[wc.model][wc.sae],
+    priority: CRITICAL_PATH_PRIORITY
     threads: job_threads("sae_import")
     resources:
         **cluster_resources("sae_import"),
