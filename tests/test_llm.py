@@ -89,6 +89,12 @@ def test_a_second_run_makes_no_request(key, tmp_path):
     assert all(r.cached for r in again.ask(requests))
 
 
+def test_a_request_asked_twice_is_paid_once(key, tmp_path):
+    with FakeMessagesAPI() as api:
+        replies = Explainer(claude(api), ResponseCache(tmp_path)).ask([request("q"), request("r"), request("q")])
+    assert [r.text for r in replies] == ["echo: q", "echo: r", "echo: q"] and len(api.requests) == 2
+
+
 def test_the_cache_key_holds_everything_that_shapes_the_answer():
     base = request()
     assert base.cache_key("claude:a") == request().cache_key("claude:a")

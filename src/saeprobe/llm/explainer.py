@@ -33,21 +33,24 @@ class Explainer:
         it arrives, so a run killed halfway keeps what it paid for."""
         keys = [request.cache_key(self.name) for request in requests]
         replies = [self.cache.get(key) for key in keys]
-        missing = [i for i, reply in enumerate(replies) if reply is None]
-        self.stats["hits"] += len(requests) - len(missing)
+        # One call per distinct missing request, however often it is asked for.
+        missing = {key: request for key, request, reply in zip(keys, requests, replies) if reply is None}
+        self.stats["hits"] += sum(reply is not None for reply in replies)
 
-        def fetch(i):
-            reply = self.provider.complete(requests[i])
-            self.cache.put(keys[i], reply, asdict(requests[i]))
+        def fetch(key):
+            reply = self.provider.complete(missing[key])
+            self.cache.put(key, reply, asdict(missing[key]))
             return reply
 
         workers = self.max_concurrency if self.provider.concurrent else 1
+        fetched = {}
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for i, reply in zip(missing, pool.map(fetch, missing)):
-                replies[i] = reply
+            for key, reply in zip(missing, pool.map(fetch, missing)):
+                fetched[key] = reply
                 self.stats["calls"] += 1
                 self.stats["input_tokens"] += reply.input_tokens
                 self.stats["output_tokens"] += reply.output_tokens
+        replies = [fetched.get(key, reply) for key, reply in zip(keys, replies)]
         log.info("%s: %d requests, %d from the cache, %d calls (%d input, %d output tokens)", self.name,
                  len(requests), self.stats["hits"], self.stats["calls"], self.stats["input_tokens"],
                  self.stats["output_tokens"])
