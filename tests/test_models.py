@@ -76,6 +76,16 @@ def test_not_a_gguf_file_is_named(tmp_path):
         gguf_facts(tmp_path / "model.gguf")
 
 
+def test_a_gguf_of_version_1_is_refused(tmp_path):
+    import struct
+
+    from saeprobe.models import gguf_facts
+
+    (tmp_path / "old.gguf").write_bytes(b"GGUF" + struct.pack("<III", 1, 0, 0))
+    with pytest.raises(ModelSourceError, match="GGUF version 1 is too old"):
+        gguf_facts(tmp_path / "old.gguf")
+
+
 def test_a_relative_path_that_is_no_folder_says_where_it_was_looked_for(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

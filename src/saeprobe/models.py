@@ -198,7 +198,10 @@ def gguf_facts(path: str | Path) -> dict:
     with open(path, "rb") as file:
         if file.read(4) != b"GGUF":
             raise ModelSourceError(f"{path}: not a GGUF file")
-        read("<I"), read("<Q")  # version, tensor count
+        version = read("<I")
+        if version < 2:  # version 1 sized its strings and counts in 32 bits
+            raise ModelSourceError(f"{path}: GGUF version {version} is too old to read; convert it to a current GGUF")
+        read("<Q")  # tensor count
         for _ in range(read("<Q")):
             key, value_type = read_string(), read("<I")
             if value_type == 8 and key in ("general.architecture", "tokenizer.chat_template"):
