@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from saeprobe.interpret.windows import (
-    Windows, alive_latents, importance_weighted_windows, mask_special_tokens, random_windows, render, top_windows,
+    Windows, active_threshold, alive_latents, importance_weighted_windows, mask_special_tokens, random_windows, render, top_windows,
 )
 
 CTX, BUFFER = 40, 5
@@ -79,6 +79,10 @@ def test_special_tokens_are_masked_and_dead_latents_left_out():
     acts = np.full(tokens.shape, 3.0)
     assert mask_special_tokens(acts, tokens, {0, 1, 2}).tolist() == [[0, 3, 3, 0, 0], [0, 3, 0, 0, 0]]
     assert alive_latents(np.array([0, 15, 16, 400])).tolist() == [2, 3]
+
+
+def test_a_token_is_active_above_a_hundredth_of_the_strongest_top_activation():
+    assert active_threshold(np.array([[0.0, 2.0], [50.0, 1.0]])) == pytest.approx(0.5)
 
 
 def test_rendering_marks_each_active_token():

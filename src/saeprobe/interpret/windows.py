@@ -66,9 +66,8 @@ def top_windows(acts: np.ndarray, k: int = 12, buffer: int = BUFFER) -> Windows:
     """The ``k`` strongest positions, strongest first; a position within
     ``buffer`` tokens of an earlier pick in its row is passed over.
     Fewer than ``k`` where the corpus holds fewer."""
-    inner = _centre_candidates(acts, buffer)
     ctx = acts.shape[1]
-    order = np.argsort(-inner[:, buffer:ctx - buffer], axis=None, kind="stable")
+    order = np.argsort(-acts[:, buffer:ctx - buffer], axis=None, kind="stable")
     rows, centres = np.unravel_index(order, (acts.shape[0], ctx - 2 * buffer))
     centres = centres + buffer
     picked: dict[int, list[int]] = {}
@@ -99,6 +98,12 @@ def importance_weighted_windows(acts: np.ndarray, below: float, k: int, rng: np.
     flat = rng.choice(weights.size, size=count, replace=False, p=weights / weights.sum())
     rows, centres = np.unravel_index(flat, acts.shape)
     return Windows(rows.astype(np.int64), centres.astype(np.int64))
+
+
+def active_threshold(top_acts: np.ndarray) -> float:
+    """The activation above which a token counts as active: ``ACTIVE_FRACTION``
+    of the strongest activation in the latent's top windows."""
+    return ACTIVE_FRACTION * float(np.max(top_acts))
 
 
 def random_windows(n_rows: int, ctx: int, k: int, rng: np.random.Generator, buffer: int = BUFFER) -> Windows:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from saeprobe.interpret.windows import mask_special_tokens
+
 SEPARATOR = "<SAMPLE_SEPARATOR/>"
 SAMPLES_PER_CALL = 10
 FIRES = 1e-6
@@ -22,9 +24,9 @@ def parse_samples(reply: str, expected: int = SAMPLES_PER_CALL) -> list[str]:
 
 def masked_max_activations(acts: np.ndarray, tokens: np.ndarray, masked_ids) -> np.ndarray:
     """Per text, the latent's maximum activation over its tokens, BOS and PAD
-    positions left out (``acts`` and ``tokens`` are ``[texts, positions]``)."""
-    keep = ~np.isin(tokens, list(masked_ids))
-    return np.where(keep, acts, -np.inf).max(axis=1, initial=-np.inf)
+    positions left out (``acts`` and ``tokens`` are ``[texts, positions]``;
+    SAE latents are non-negative, so a masked position counts as 0)."""
+    return mask_special_tokens(acts, tokens, masked_ids).max(axis=1, initial=0.0)
 
 
 def sensitivity(max_activations: np.ndarray) -> float:
