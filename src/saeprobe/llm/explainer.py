@@ -35,7 +35,8 @@ class Explainer:
         replies = [self.cache.get(key) for key in keys]
         # One call per distinct missing request, however often it is asked for.
         missing = {key: request for key, request, reply in zip(keys, requests, replies) if reply is None}
-        self.stats["hits"] += sum(reply is not None for reply in replies)
+        hits = sum(reply is not None for reply in replies)
+        self.stats["hits"] += hits
 
         def fetch(key):
             reply = self.provider.complete(missing[key])
@@ -51,7 +52,7 @@ class Explainer:
                 self.stats["input_tokens"] += reply.input_tokens
                 self.stats["output_tokens"] += reply.output_tokens
         replies = [fetched.get(key, reply) for key, reply in zip(keys, replies)]
-        log.info("%s: %d requests, %d from the cache, %d calls (%d input, %d output tokens)", self.name,
-                 len(requests), self.stats["hits"], self.stats["calls"], self.stats["input_tokens"],
+        log.info("%s: %d requests, %d from the cache, %d calls; so far %d calls, %d input and %d output tokens",
+                 self.name, len(requests), hits, len(missing), self.stats["calls"], self.stats["input_tokens"],
                  self.stats["output_tokens"])
         return replies

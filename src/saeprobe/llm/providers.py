@@ -10,7 +10,7 @@ from saeprobe.llm.request import LLMReply, LLMRequest
 DEFAULT_CLAUDE_MODEL = "claude-sonnet-5"
 KEY_VARIABLE = "ANTHROPIC_API_KEY"
 _KEY_HELP = (f"export {KEY_VARIABLE}=... (a key from the Claude console), or use the offline explainer "
-             f"(llm.provider: offline); nothing computed so far is lost")
+             f"instead; nothing computed so far is lost")
 
 
 class LLMError(RuntimeError):
@@ -57,7 +57,7 @@ class ClaudeProvider:
                            f"(after the client's retries, where retrying could help): {err.message}") from None
         except anthropic.APIConnectionError as err:
             raise LLMError(f"could not reach the Claude API ({err}); compute nodes often have no network: run "
-                           f"the LLM jobs in the driver (the default), or use the offline explainer") from None
+                           f"the LLM calls where the API can be reached, or use the offline explainer") from None
         texts = [block.text for block in response.content or [] if getattr(block, "type", None) == "text"]
         if not texts:
             raise LLMError(f"Claude's reply to a {request.prompt} request holds no text "

@@ -29,7 +29,7 @@ class LLMRequest:
 class LLMReply:
     text: str
     explainer: str
-    """``provider:model`` that wrote the text, e.g. ``claude:claude-sonnet-4-5``."""
+    """``provider:model`` that wrote the text, e.g. ``claude:claude-sonnet-5``."""
     input_tokens: int
     output_tokens: int
     cached: bool = False
