@@ -298,7 +298,7 @@ def _prox_newton_l1_paths(problem: _Problem, X: np.ndarray, Cs, tol, max_iter) -
 
     Works on the uncentred standardised design ``S = X / std`` (its own
     intercept ``b_u``, so ``S v + b_u`` are the margins): centring would make
-    every pair of columns interact and spoil the block coordinate descent."""
+    the sparse design dense, and the working-set Hessians with it."""
     n_problems, d = problem.scale.shape
     S = problem.Z + problem.mean_scaled  # [n, d]
     S_sparse = sp.csc_matrix(X * problem.inv_std.cpu().numpy())
@@ -315,8 +315,8 @@ def _prox_newton_l1_paths(problem: _Problem, X: np.ndarray, Cs, tol, max_iter) -
 
 
 def _prox_newton_l1(problem, S, S_sparse, lam, v, b, tol, max_iter):
-    """One C: outer Newton steps on the loss, each direction from block
-    coordinate descent on the L1-penalised quadratic model over a working set;
+    """One C: outer Newton steps on the loss, each direction the minimiser of
+    the L1-penalised quadratic model over a working set (``_feature_sign``);
     Armijo backtracking on the true objective; stop on the duality gap."""
     v, b = v.clone(), b.clone()
     P = len(v)
