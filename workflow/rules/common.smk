@@ -17,6 +17,7 @@ from saeprobe.config import (
 from saeprobe.datasets import reference_master_path, reference_ood_files, rejected_datasets, resolve_sources
 from saeprobe.driver import cancel_orphan_slurm_jobs, claim_driver_lock, remove_stale_locks
 from saeprobe.models import check_model_settings, known_model_facts
+from saeprobe.sae_facts import known_sae_inputs
 
 from saeprobe.settings import SETTINGS
 
@@ -59,14 +60,15 @@ if workflow.is_main_process and len(REJECTED):
     logger.warning(f"{len(REJECTED)} dataset(s) rejected, left out of the SAEs, tables and figures "
                    f"(listed in {paths.rejected_datasets_table()}):\n" + "\n".join(REJECTED["reason"]))
 MODELS = config["models"]
-# Layers and chat template against the model, before any job loads it (a
-# hub model neither prepared nor in the hub cache is checked by its
-# extraction jobs: on a cluster each fails at once, when it parses this).
+SAES = {model: sae_entries(cfg) for model, cfg in MODELS.items()}
+# Layers, chat template and pretrained SAEs' widths against the model, before
+# any job loads it. A hub model neither prepared nor in the hub cache is
+# checked by its model_prepare job; a hub SAE not yet downloaded, by its import.
 for _model, _model_cfg in MODELS.items():
     _facts = known_model_facts(_model_cfg["source"], paths.model_dir(_model))
     if _facts is not None:
-        check_model_settings(_facts, _model, extraction_layers(_model_cfg), _model_cfg["chat_template"])
-SAES = {model: sae_entries(cfg) for model, cfg in MODELS.items()}
+        check_model_settings(_facts, _model, extraction_layers(_model_cfg), _model_cfg["chat_template"],
+                             known_sae_inputs(SAES[_model]))
 TRAINED_SAES = {s for entries in SAES.values() for s, e in entries.items() if "pretrained" not in e}
 PRETRAINED_SAES = {s for entries in SAES.values() for s, e in entries.items() if "pretrained" in e}
 CORPUS = config["corpus"]

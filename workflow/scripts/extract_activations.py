@@ -7,7 +7,7 @@ import pandas as pd
 
 from saeprobe.activations import ResidualExtractor, drop_norm_outliers, write_activation_folder
 from saeprobe.logs import job_logger
-from saeprobe.models import check_model_settings, checkpoint_dir, load_model, model_facts
+from saeprobe.models import checkpoint_dir, load_model
 from saeprobe.splits import normal_split
 
 log = job_logger(snakemake.log[0], snakemake.threads)
@@ -15,9 +15,6 @@ settings = snakemake.params.model
 corpus_layers = snakemake.params.corpus_layers
 frame = pd.read_parquet(snakemake.input.dataset)
 
-# Before loading: a hub model seen for the first time could not be checked when the workflow was parsed.
-check_model_settings(model_facts(checkpoint_dir(snakemake.input.model)), snakemake.wildcards.model,
-                     settings["layers"], settings["chat_template"])
 model, tokenizer = load_model(checkpoint_dir(snakemake.input.model), settings["dtype"])
 extractor = ResidualExtractor(model, tokenizer, settings["layers"], settings["max_seq_len"],
                               settings["batch_size"], settings["chat_template"])

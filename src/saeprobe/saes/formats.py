@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from saeprobe.atomic import atomic_path, read_json, write_json
+from saeprobe.sae_facts import FORMAT_FILES, checkpoint_format
 from saeprobe.saes.base import ARCHITECTURES, SparseAutoencoder, load_sae
 
 
@@ -81,18 +82,14 @@ class Checkpoint:
 def load_pretrained(folder: str | Path) -> SparseAutoencoder:
     """Load an SAE from a folder in any supported format (detected from its files)."""
     folder = Path(folder)
-    if (folder / "sae_weights.safetensors").is_file():
-        return read_saelens(folder).to_sae()
-    if (folder / "ae.pt").is_file():
-        return read_dictionary_learning(folder).to_sae()
-    if (folder / "params.npz").is_file():
-        return read_gemma_scope(folder).to_sae()
-    if (folder / "sae.safetensors").is_file() and (folder / "cfg.json").is_file():
-        return load_sae(folder)
-    raise CheckpointFormatError(
-        f"{folder}: no SAE checkpoint found (expected sae_weights.safetensors + cfg.json (SAELens), "
-        f"ae.pt + config.json (dictionary_learning), params.npz (Gemma Scope) or sae.safetensors + cfg.json)"
-    )
+    readers = {"saelens": lambda: read_saelens(folder).to_sae(),
+               "dictionary_learning": lambda: read_dictionary_learning(folder).to_sae(),
+               "gemma_scope": lambda: read_gemma_scope(folder).to_sae(), "saeprobe": lambda: load_sae(folder)}
+    kind = checkpoint_format(folder)
+    if kind is None:
+        expected = ", ".join(f"{' + '.join(files)} ({kind})" for kind, files in FORMAT_FILES.items())
+        raise CheckpointFormatError(f"{folder}: no SAE checkpoint found (expected {expected})")
+    return readers[kind]()
 
 
 # ---------------------------------------------------------------------------
