@@ -1,6 +1,7 @@
 # saeprobe: sparse-autoencoder probing of language models.
 # Stages, one rule file each: datasets -> model -> activations -> SAE
-# training -> encoding -> probes -> tables and figures. Paths come from
+# training -> encoding -> probes -> tables and figures; interpretation
+# (corpus, example windows) -> autointerp. Paths come from
 # saeprobe.paths, the scheme README.md documents ("What you get").
 import shlex
 import sys
@@ -44,6 +45,8 @@ include: "workflow/rules/sae.smk"
 include: "workflow/rules/encode.smk"
 include: "workflow/rules/probes.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/interpret.smk"
+include: "workflow/rules/autointerp.smk"
 
 
 rule all_results:

@@ -1,8 +1,8 @@
 """A stand-in for Claude's Messages API on 127.0.0.1, for the real ``anthropic`` client.
 
 Each POST /v1/messages takes the next scripted answer (status, body); once
-the script is spent it answers by echoing the user message. Every request
-body is recorded."""
+the script is spent it answers with ``reply(body)``, by default an echo of
+the user message. Every request body is recorded."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def error(kind: str, text: str) -> dict:
 
 
 class FakeMessagesAPI:
-    def __init__(self, script: list[tuple[int, dict]] | None = None):
+    def __init__(self, script: list[tuple[int, dict]] | None = None, reply=None):
         self.script = list(script or [])
+        self.reply = reply or (lambda body: f"echo: {body['messages'][0]['content']}")
         self.requests: list[dict] = []
         fake = self
 
@@ -32,8 +33,7 @@ class FakeMessagesAPI:
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 with fake._lock:
                     fake.requests.append(body)
-                    status, answer = fake.script.pop(0) if fake.script else (
-                        200, message(f"echo: {body['messages'][0]['content']}"))
+                    status, answer = fake.script.pop(0) if fake.script else (200, message(fake.reply(body)))
                 payload = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")

@@ -94,3 +94,76 @@ def test_description_and_ranking_requests():
                            [(5, "names of senators"), (9, "capital letters")])
     assert rank.max_tokens == 200 and "  2. (latent 9) capital letters" in rank.user
     assert '{"ranking": [2, 1]}' in rank.user and "the prompts' wording is changed" in rank.user
+
+
+# -- scoring an SAE's latents, with a scripted explainer
+class ScriptedProvider:
+    """Explains every latent alike; in detection, names the sequences whose text holds "hot"."""
+
+    name = "scripted:test"
+    concurrent = False
+
+    def __init__(self, detection_reply=None):
+        self.requests = []
+        self.detection_reply = detection_reply
+
+    def complete(self, request):
+        from saeprobe.llm import LLMReply
+
+        self.requests.append(request)
+        if request.prompt == DETECTION_VERSION:
+            sequences = [line.split(". ", 1) for line in request.user.split("\n") if line[:1].isdigit()]
+            text = self.detection_reply or ", ".join(n for n, seq in sequences if "hot" in seq)
+        else:
+            text = "This neuron activates on the word hot."
+        return LLMReply(text, self.name, 10, 5)
+
+
+def hand_made_examples(latent=7, n_top=12, n_iw=7, n_random=10):
+    """Top windows end in an active "hot", IW windows in a weak one, random ones are silent."""
+    rows = []
+    for kind, count, act in (("top", n_top, 5.0), ("iw", n_iw, 0.5), ("random", n_random, 0.0)):
+        for rank in range(count):
+            tokens = [f" {kind}{rank}"] * 20 + [" hot" if act else " cold"]
+            rows.append({"latent": latent, "firings": 99, "kind": kind, "rank": rank, "row": rank, "centre": 10,
+                         "token_ids": list(range(21)), "tokens": tokens,
+                         "acts": [0.0] * 20 + [act + (count - rank) * 0.01 if act else 0.0]})
+    import pandas as pd
+
+    return pd.DataFrame(rows)
+
+
+def test_latents_are_explained_from_marked_windows_and_scored_on_unmarked_ones(tmp_path):
+    from saeprobe.autointerp.detection import score_latents
+    from saeprobe.llm import Explainer, ResponseCache
+
+    provider = ScriptedProvider()
+    scores = score_latents(hand_made_examples(), Explainer(provider, ResponseCache(tmp_path)), seed=3)
+    explanation, detection = provider.requests
+    shown = [line.split(". ", 1)[1] for line in explanation.user.split("\n") if line[:1].isdigit()]
+    assert len(shown) == 15 and sum("top" in s for s in shown) == 10 and all("<< hot>>" in s for s in shown)
+    assert all("top" in s for s in shown[:10])  # strongest first
+    sequences = [line.split(". ", 1)[1] for line in detection.user.split("\n") if line[:1].isdigit()]
+    assert len(sequences) == 14 and not any("<<" in s for s in sequences)
+    assert sum("top" in s for s in sequences) == 2 and sum("iw" in s for s in sequences) == 2
+    assert "The neuron responds to the word hot." in detection.user
+    row = scores.iloc[0]
+    assert row["explanation"] == "the word hot" and row["explainer"] == "scripted:test" and row["skipped"] == ""
+    assert row["score"] == 1.0 and row["random_active"] == 0  # the four "hot" windows, and only they
+    assert row["active_sequences"] == row["predictions"]
+
+
+def test_latents_that_cannot_be_scored_say_why(tmp_path):
+    import pandas as pd
+
+    from saeprobe.autointerp.detection import sae_scores, score_latents
+    from saeprobe.llm import Explainer, ResponseCache
+
+    examples = pd.concat([hand_made_examples(latent=1), hand_made_examples(latent=2, n_iw=2)])
+    provider = ScriptedProvider(detection_reply="I think the third one.")
+    scores = score_latents(examples, Explainer(provider, ResponseCache(tmp_path)), seed=0).set_index("latent")
+    assert np.isnan(scores.loc[1, "score"]) and "names no sequence numbers" in scores.loc[1, "skipped"]
+    assert np.isnan(scores.loc[2, "score"]) and "2 importance-weighted windows" in scores.loc[2, "skipped"]
+    assert len(provider.requests) == 2  # latent 2 costs no call
+    summary = sae_scores(scores.reset_index().assign(sae="s", architecture="topk"))
+    assert summary[["latents_scored", "latents_skipped"]].values.tolist() == [[0, 2]]

@@ -35,6 +35,13 @@ DOCUMENTED = {
     paths.figure(name="baselines_by_layer"): "results/{model}/figures/baselines_by_layer.png",
     paths.figure(name="win_rates"): "results/{model}/figures/win_rates.png",
     paths.figure(name="fve_vs_l0"): "results/{model}/figures/fve_vs_l0.png",
+    paths.interpretation_corpus_dir() + "/": "results/{model}/interpret/corpus/",
+    paths.latent_examples_file(): "results/{model}/interpret/{sae}/examples.parquet",
+    paths.detection_scores_file(): "results/{model}/autointerp/{sae}/detection.parquet",
+    paths.autointerp_table(): "results/{model}/tables/autointerp.parquet",
+    paths.autointerp_scores_table(): "results/{model}/tables/autointerp_scores.csv",
+    paths.figure(name="autointerp_scores"): "results/{model}/figures/autointerp_scores.png",
+    paths.llm_cache_dir() + "/": "resources/llm_cache/",
 }
 
 

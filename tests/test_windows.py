@@ -95,3 +95,50 @@ def test_rendering_marks_each_active_token():
 def test_windows_subset():
     windows = Windows(np.array([0, 1, 2]), np.array([5, 6, 7]))
     assert windows.subset([2, 0]).centres.tolist() == [7, 5]
+
+
+# -- the interpretation corpus and an SAE's examples over it
+def test_corpus_rows_join_documents_with_eos_and_open_with_bos():
+    from saeprobe.interpret.corpus import token_rows
+
+    rows = token_rows([[5, 6, 7], [8], [9, 10, 11, 12]], ctx=4, n_rows=10, bos_id=1, eos_id=2)
+    # stream 5 6 7 2 8 2 9 10 11 12 2: three full pieces of 3, the last 2 tokens dropped
+    assert rows.tolist() == [[1, 5, 6, 7], [1, 2, 8, 2], [1, 9, 10, 11]]
+    assert token_rows([[5, 6, 7], [8], [9, 10, 11, 12]], ctx=4, n_rows=2, bos_id=1, eos_id=2).shape == (2, 4)
+    with pytest.raises(ValueError, match="at least 2 tokens"):
+        token_rows([[5]], ctx=1, n_rows=1, bos_id=1, eos_id=2)
+
+
+class OneHotSAE:
+    """Latent i is input coordinate i, rectified: activations chosen by hand."""
+
+    def __init__(self, width):
+        self.width = width
+
+    def encode(self, x):
+        return x.clamp_min(0)
+
+
+def test_sae_examples_sample_alive_latents_and_mask_special_tokens():
+    from saeprobe.interpret.examples import N_RANDOM, N_TOP, sae_examples
+
+    rows, ctx, width = 30, 40, 4
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(3, 50, size=(rows, ctx))
+    tokens[:, 0] = 1  # BOS
+    acts = np.zeros((rows, ctx, width), np.float16)
+    acts[:, :, 0] = rng.random((rows, ctx)) * (rng.random((rows, ctx)) < 0.3)   # alive, fires widely
+    acts[:, 0, 1] = 50.0                      # latent 1 fires only on BOS: dead once masked
+    acts[:3, 12, 2] = 1.0                     # latent 2 fires on 3 tokens: dead
+    acts[:, 15, 3] = np.linspace(0.1, 3, rows)  # alive: one position per row
+    examples = sae_examples(OneHotSAE(width), acts, tokens, {1}, str, n_latents=5, seed=0)
+    assert sorted(examples["latent"].unique()) == [0, 3]
+    latent3 = examples[examples["latent"] == 3]
+    top = latent3[latent3["kind"] == "top"].sort_values("rank")
+    assert len(top) == N_TOP and top["row"].tolist() == list(range(rows - 1, rows - 1 - N_TOP, -1))
+    assert (top["centre"] == 15).all() and all(len(t) == 21 for t in top["tokens"])
+    assert top["tokens"].iloc[0] == [str(t) for t in tokens[rows - 1, 5:26]]
+    iw = latent3[latent3["kind"] == "iw"]
+    assert len(iw) and max(max(a) for a in iw["acts"]) < min(max(a) for a in top["acts"])  # below the top windows
+    assert (latent3["kind"] == "random").sum() == N_RANDOM
+    assert (examples["firings"][examples["latent"] == 3] == rows).all()

@@ -152,6 +152,41 @@ def check_config(config: dict) -> None:
     datasets = config["datasets"]
     if not datasets.get("reference") and not datasets.get("user_csv_dir"):
         raise ConfigError("datasets: set 'reference' (a list of names or \"all\") or 'user_csv_dir'")
+    _check_autointerp(config)
+
+
+def autointerp_saes(config: dict) -> dict[str, list[str]]:
+    """Model -> the names of its SAEs that autointerp interprets (none when it is off)."""
+    spec = config.get("autointerp", {})
+    wanted = spec.get("saes", "all")
+    return {model: [s["name"] for s in model_cfg.get("saes", []) if wanted == "all" or s["name"] in wanted]
+            if spec.get("enabled") else [] for model, model_cfg in config["models"].items()}
+
+
+def explainer_settings(config: dict) -> dict:
+    """``autointerp.explainer`` with its defaults: the offline explainer is the
+    first configured model, Claude's model the current default id."""
+    from saeprobe.llm.providers import DEFAULT_CLAUDE_MODEL
+
+    given = config.get("autointerp", {}).get("explainer", {})
+    provider = given.get("provider", "offline")
+    model = given.get("model") or (next(iter(config["models"])) if provider == "offline" else DEFAULT_CLAUDE_MODEL)
+    return {"max_concurrency": 4, "timeout_s": 60, "max_retries": 6, "run_on_cluster": False,
+            **given, "provider": provider, "model": model}
+
+
+def _check_autointerp(config: dict) -> None:
+    spec = config.get("autointerp", {})
+    if not spec.get("enabled"):
+        return
+    known = {s["name"] for model_cfg in config["models"].values() for s in model_cfg.get("saes", [])}
+    unknown = sorted(set(spec.get("saes", "all")) - known) if spec.get("saes", "all") != "all" else []
+    if unknown:
+        raise ConfigError(f"autointerp.saes: {unknown} are not configured SAEs; choose from {sorted(known)}")
+    explainer = explainer_settings(config)
+    if explainer["provider"] == "offline" and explainer["model"] not in config["models"]:
+        raise ConfigError(f"autointerp.explainer.model: the offline explainer is one of the configured models "
+                          f"{sorted(config['models'])}, not {explainer['model']!r}")
 
 
 # What a job asks a cluster for, by the kind of work it does. GPU jobs run
@@ -160,7 +195,8 @@ def check_config(config: dict) -> None:
 # runtime in minutes; both are multiplied by the attempt number on a retry.
 JOB_CLASSES = {
     "gpu": ("model_prepare", "activations_extract", "activations_extract_ood", "activations_corpus_text",
-            "sae_train", "sae_import", "sae_evaluate", "sae_encode", "sae_encode_ood"),
+            "sae_train", "sae_import", "sae_evaluate", "sae_encode", "sae_encode_ood", "interpret_corpus",
+            "interpret_examples", "autointerp_detection"),
     "cpu": ("probe_baselines", "probe_sae"),
 }
 RESOURCE_DEFAULTS = {

@@ -100,9 +100,45 @@ def sae_probe_file(model="{model}", setting="{setting}", dataset="{dataset}", sa
     return f"results/{model}/probes/{setting}/{dataset}/sae_{sae}.parquet"
 
 
+def interpretation_corpus_dir(model="{model}") -> str:
+    """The interpretation corpus: ``corpus_tokens_file_name`` and, per layer,
+    ``activation_file_name`` ``[rows, ctx, d_model]`` (float16)."""
+    return f"results/{model}/interpret/corpus"
+
+
+def corpus_tokens_file_name() -> str:
+    """In the interpretation corpus folder: the token ids ``[rows, ctx]``."""
+    return "tokens.npy"
+
+
+def latent_examples_file(model="{model}", sae="{sae}") -> str:
+    """The example windows of an SAE's sampled latents, a row per window."""
+    return f"results/{model}/interpret/{sae}/examples.parquet"
+
+
+def detection_scores_file(model="{model}", sae="{sae}") -> str:
+    """Each sampled latent's explanation and detection score."""
+    return f"results/{model}/autointerp/{sae}/detection.parquet"
+
+
+def llm_cache_dir() -> str:
+    """The LLM response cache; not a rule output, so no rerun pays for a reply twice."""
+    return "resources/llm_cache"
+
+
 def setting_table(model="{model}", setting="{setting}", suffix: str = ".parquet") -> str:
     """The results table of a setting (``.parquet``, or its ``.csv`` twin)."""
     return f"results/{model}/tables/{setting}{suffix}"
+
+
+def autointerp_table(model="{model}", suffix: str = ".parquet") -> str:
+    """Every interpreted latent of the model's SAEs (``.parquet``, or its ``.csv`` twin)."""
+    return f"results/{model}/tables/autointerp{suffix}"
+
+
+def autointerp_scores_table(model="{model}") -> str:
+    """Per SAE: autointerp_score (mean detection accuracy), its spread, latents scored and skipped."""
+    return f"results/{model}/tables/autointerp_scores.csv"
 
 
 # The comparisons across settings, each a CSV of summary_tables.
@@ -143,6 +179,11 @@ _JOB_STEMS = {
     "sae_encode_ood": "{model}/latents/{sae}/ood/{dataset}",
     "probe_baselines": "{model}/probes/{setting}/{dataset}/baselines_layer_{layer}",
     "probe_sae": "{model}/probes/{setting}/{dataset}/sae_{sae}",
+    "interpret_corpus": "{model}/interpret/corpus",
+    "interpret_examples": "{model}/interpret/{sae}",
+    "autointerp_detection": "{model}/autointerp/{sae}",
+    "autointerp_table": "{model}/tables/autointerp",
+    "figure_autointerp_scores": "{model}/figures/autointerp_scores",
     "aggregate_setting": "{model}/tables/{setting}",
     "summary_tables": "{model}/tables/summary",
     "aggregate_sae_metrics": "{model}/tables/sae_metrics",

@@ -141,3 +141,28 @@ def plot_fve_vs_l0(table: pd.DataFrame, path: str | Path, title: str = "") -> No
         ax.set_xlabel("mean L0 (active latents per token)")
         ax.set_ylabel("fraction of variance explained")
         ax.set_title(title or "SAE quality on held-out activations")
+
+
+def plot_autointerp_scores(latents: pd.DataFrame, path: str | Path, title: str = "") -> None:
+    """Detection accuracy of each scored latent, a column per SAE coloured by
+    architecture, with the SAE's mean (its autointerp_score) marked."""
+    import seaborn as sns
+
+    scored = latents.dropna(subset=["score"])
+    order = sorted(latents["sae"].unique())
+    with _figure(path) as ax:
+        if len(scored):
+            sns.stripplot(data=scored, x="sae", y="score", hue="architecture", order=order,
+                          hue_order=sorted(scored["architecture"].unique()), jitter=0.2, alpha=0.7, ax=ax)
+            means = scored.groupby("sae")["score"].mean().reindex(order)
+            ax.scatter(range(len(order)), means, marker="_", s=800, color="black", zorder=3, label="mean")
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no latent could be scored (see the table's 'skipped')", ha="center",
+                    transform=ax.transAxes)
+        ax.set_xticks(range(len(order)), order, rotation=20, ha="right", fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel("")
+        ax.set_ylabel("detection accuracy (14 windows)")
+        explainers = ", ".join(sorted(latents["explainer"].dropna().unique()))
+        ax.set_title(title or f"Autointerp detection, explained by {explainers}")

@@ -1,3 +1,4 @@
+import os
 import re
 
 from snakemake.logging import logger
@@ -5,8 +6,10 @@ from snakemake.utils import validate
 
 from saeprobe import paths
 from saeprobe.config import (
+    autointerp_saes,
     baseline_layers,
     check_config,
+    explainer_settings,
     extraction_layers,
     job_resources,
     main_layer,
@@ -15,6 +18,9 @@ from saeprobe.config import (
     sae_layers,
 )
 from saeprobe.datasets import reference_master_path, reference_ood_files, rejected_datasets, resolve_sources
+from saeprobe.interpret.corpus import PROBE_PROMPTS
+from saeprobe.llm import check_api_key
+from saeprobe.llm.providers import KEY_VARIABLE
 from saeprobe.driver import cancel_orphan_slurm_jobs, claim_driver_lock, remove_stale_locks
 from saeprobe.models import check_model_settings, known_model_facts
 from saeprobe.sae_facts import known_sae_inputs
@@ -32,6 +38,9 @@ if DRIVES_THIS_DIRECTORY:
 
 
 onstart:
+    # The Claude explainer's key, before any job rather than at the first call.
+    if any(AUTOINTERP_SAES.values()) and EXPLAINER["provider"] == "claude":
+        check_api_key()
     # Slurm jobs submitted from here by a killed driver would run twice.
     if DRIVES_THIS_DIRECTORY and not workflow.local_exec:
         cancelled = cancel_orphan_slurm_jobs()
@@ -80,6 +89,19 @@ SETTING_FIGURES = {SETTINGS[s].figure.name: s for s in PROBE_SETTINGS if SETTING
 TABLE_FIGURE_SETTINGS = {figure: s for s, spec in SETTINGS.items() for figure in spec.table_figures}
 # Datasets with an OOD test set: the reference's eight, when selected.
 OOD_DATASETS = [d for d in PROBED_DATASETS if d in reference_ood_files()] if USES_REFERENCE else []
+# Autointerp: the SAEs it interprets, per model, and who explains them.
+AUTOINTERP_SAES = autointerp_saes(config)
+INTERPRET_CORPUS = config["autointerp"]["corpus"]
+EXPLAINER = explainer_settings(config)
+if any(AUTOINTERP_SAES.values()):
+    if EXPLAINER["provider"] == "claude" and workflow.is_main_process and not os.environ.get(KEY_VARIABLE):
+        # A dry run calls nothing, so it may be planned without the key; a real run stops at onstart.
+        logger.warning(f"{KEY_VARIABLE} is not set: the autointerp jobs need it")
+    if EXPLAINER["provider"] == "offline":
+        _facts = known_model_facts(MODELS[EXPLAINER["model"]]["source"], paths.model_dir(EXPLAINER["model"]))
+        if _facts is not None and not _facts["chat_template"]:
+            raise ValueError(f"autointerp.explainer.model: the offline explainer {EXPLAINER['model']!r} has no "
+                             f"chat template to put the prompts in; choose a chat model, or the claude provider")
 
 
 # Extraction, SAE training and encoding lead to every SAE probe: run them
@@ -193,4 +215,7 @@ def all_results_targets():
         if SAES[model]:
             targets += [paths.sae_metrics_table(model), paths.figure(model, "fve_vs_l0"),
                         paths.figure(model, "win_rates")]
+        if AUTOINTERP_SAES[model]:
+            targets += [paths.autointerp_table(model), paths.autointerp_scores_table(model),
+                        paths.figure(model, "autointerp_scores")]
     return targets

@@ -53,7 +53,8 @@ def detection_request(explanation: str, windows: list[str], seed: int) -> LLMReq
               f"narrowly. If no sequence qualifies, answer None. Answer with the numbers or None and nothing else.")
     sequences = "\n".join(f"{i}. {text}" for i, text in enumerate(windows, start=1))
     user = f"The neuron responds to {explanation}.\n\nThe sequences:\n\n{sequences}"
-    return LLMRequest(system=system, user=user, max_tokens=2 * n + 5, prompt=DETECTION_VERSION)
+    return LLMRequest(system=system, user=user, max_tokens=2 * n + 5, prompt=DETECTION_VERSION,
+                      reply_characters="0123456789, ")
 
 
 # -- kurexi/SAEs' descriptions and OOD rankings (analysis-methods.md §6.5), in our words.

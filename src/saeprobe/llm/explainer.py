@@ -56,3 +56,16 @@ class Explainer:
                  self.name, len(requests), hits, len(missing), self.stats["calls"], self.stats["input_tokens"],
                  self.stats["output_tokens"])
         return replies
+
+
+def build_explainer(settings: dict, cache_dir, offline_checkpoint=None) -> Explainer:
+    """The explainer of ``saeprobe.config.explainer_settings``: Claude, or the
+    offline model at ``offline_checkpoint`` (a loadable checkpoint folder)."""
+    from saeprobe.llm.providers import ClaudeProvider, OfflineProvider
+
+    if settings["provider"] == "claude":
+        provider = ClaudeProvider(settings["model"], timeout_s=settings["timeout_s"],
+                                  max_retries=settings["max_retries"])
+    else:
+        provider = OfflineProvider(offline_checkpoint, name=settings["model"])
+    return Explainer(provider, ResponseCache(cache_dir), settings["max_concurrency"])

@@ -76,6 +76,7 @@ class OfflineProvider:
         self.checkpoint = Path(checkpoint)
         self.name = f"offline:{name}"
         self._loaded = None
+        self._allowed: dict[str, list[int]] = {}
 
     def _model(self):
         if self._loaded is None:
@@ -86,6 +87,16 @@ class OfflineProvider:
                 raise LLMError(f"{self.checkpoint}: the offline explainer needs a tokenizer with a chat template")
             self._loaded = model, tokenizer
         return self._loaded
+
+    def _tokens_made_of(self, characters: str) -> list[int]:
+        """The vocabulary's tokens that spell only ``characters``, and the end-of-sequence ones."""
+        if characters not in self._allowed:
+            model, tokenizer = self._model()
+            ends = model.generation_config.eos_token_id
+            ends = {tokenizer.eos_token_id, *(ends if isinstance(ends, list) else [ends])} - {None}
+            spelled = {i for i in range(len(tokenizer)) if (text := tokenizer.decode([i])) and set(text) <= set(characters)}
+            self._allowed[characters] = sorted(spelled | ends)
+        return self._allowed[characters]
 
     def complete(self, request: LLMRequest) -> LLMReply:
         import torch
@@ -98,6 +109,9 @@ class OfflineProvider:
             "do_sample": True, "temperature": request.temperature}
         if sampling["do_sample"]:  # seeded by the request, so a rerun writes the same text
             torch.manual_seed(int(request.cache_key(self.name)[:8], 16))
+        if request.reply_characters is not None:  # a 135M model rarely keeps to a format unaided
+            allowed = self._tokens_made_of(request.reply_characters)
+            sampling["prefix_allowed_tokens_fn"] = lambda batch, prefix: allowed
         with torch.inference_mode():
             out = model.generate(**ids, max_new_tokens=request.max_tokens, pad_token_id=tokenizer.pad_token_id,
                                  **sampling)

@@ -18,6 +18,10 @@ class LLMRequest:
     """The prompt's name and version (``"detection@1"``): a reworded prompt gets a new version, and so new answers."""
     temperature: float | None = None
     """None: the model's default (current Claude models refuse any other)."""
+    reply_characters: str | None = None
+    """The characters a well-formed reply is made of (``"0123456789, "`` for a
+    list of numbers), or None. The offline explainer is held to them by
+    constrained decoding; Claude follows the prompt."""
 
     def cache_key(self, explainer: str) -> str:
         """Content address of this request put to ``explainer`` (provider and model)."""
