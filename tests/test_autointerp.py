@@ -1,5 +1,7 @@
 """Autointerp replies and the detection score, on hand-written replies."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -167,3 +169,49 @@ def test_latents_that_cannot_be_scored_say_why(tmp_path):
     assert len(provider.requests) == 2  # latent 2 costs no call
     summary = sae_scores(scores.reset_index().assign(sae="s", architecture="topk"))
     assert summary[["latents_scored", "latents_skipped"]].values.tolist() == [[0, 2]]
+
+
+class RankingProvider(ScriptedProvider):
+    """Describes every latent alike and ranks the candidates in reverse."""
+
+    def complete(self, request):
+        from saeprobe.autointerp.prompts import RANKING_VERSION
+        from saeprobe.llm import LLMReply
+
+        self.requests.append(request)
+        if request.prompt == RANKING_VERSION:
+            n = request.user.count("(latent ")
+            return LLMReply(json.dumps({"ranking": list(range(n, 0, -1))}), self.name, 10, 5)
+        return LLMReply("It encodes the class.", self.name, 10, 5)
+
+
+def test_dataset_analyses_describe_the_top_and_best_latents_and_prune_ood(tmp_path):
+    import scipy.sparse as sp
+
+    from saeprobe.autointerp.descriptions import dataset_latent_analyses
+    from saeprobe.llm import Explainer, ResponseCache
+
+    rng = np.random.default_rng(0)
+    labels = np.tile([0, 1], 150)
+    X = rng.random((300, 6)) * (rng.random((300, 6)) < 0.3)
+    X[:, 2] = labels * 3.0 + rng.random(300)   # the class itself: first by mean difference
+    X[:, 4] = labels * 1.0 + rng.random(300) * 2  # weaker
+    X[6, 2] = 20.0                               # a strong activation on a negative row: a label to audit
+    X_ood = rng.random((100, 6))
+    labels_ood = np.tile([0, 1], 50)
+    X_ood[:, 2] = labels_ood * 3.0
+    provider = RankingProvider()
+    out = dataset_latent_analyses(sp.csr_matrix(X), labels, [f"text {i}." for i in range(300)],
+                                  Explainer(provider, ResponseCache(tmp_path)), top_latents=2, candidates=6,
+                                  ood=(sp.csr_matrix(X_ood), labels_ood), ood_task=("task", "shift"), audit=True)
+    descriptions = out["descriptions"]
+    assert descriptions["latent"].tolist()[:2] == [2, 4] and descriptions["rank"].tolist()[:2] == [1, 2]
+    assert descriptions.loc[0, "test_auc"] > 0.99 and descriptions.loc[0, "ood_auc"] > 0.99
+    assert (descriptions["role"] == "top").all()  # the best single latent is the top one: described once
+    pruning = out["ood_pruning"]
+    assert pruning[pruning["order"] == "explainer"]["latents"].tolist() == ["4", "4 2"]
+    assert pruning[pruning["order"] == "probe"]["latents"].tolist() == ["2", "2 4"]
+    audit = out["audit"]
+    assert audit[audit["kind"] == "disagreement"]["row"].tolist() == [6]
+    assert audit[audit["kind"] == "last_character"]["character"].unique().tolist() == ["."]
+    assert [r.prompt for r in provider.requests] == ["description@1"] * 2 + ["ranking@1"]

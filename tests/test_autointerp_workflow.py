@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -19,16 +20,26 @@ FIGURE = "results/tiny/figures/autointerp_scores.png"
 
 def autointerp_config(model_dir):
     config = small_config(model_dir, sae_steps=40)
+    config["datasets"]["reference"] = ["87_glue_cola"]  # a dataset with an OOD set
     config["autointerp"] = {"enabled": True, "latents": 3, "corpus": {"rows": 24, "context": 64},
+                            "descriptions": {"datasets": ["words_a", "87_glue_cola"], "top_latents": 2,
+                                             "candidates": 4, "audit_datasets": ["87_glue_cola"]},
                             "explainer": {"provider": "claude", "model": "claude-test", "max_retries": 0}}
     return config
 
 
 def answer(body):
-    """An explainer that always says the same, and calls every third sequence active."""
+    """An explainer that always says the same, calls every third sequence
+    active, and ranks candidates in reverse."""
+    user = body["messages"][0]["content"]
     if "numbered sequences" in body["system"]:
-        n = len(re.findall(r"^\d+\. ", body["messages"][0]["content"], flags=re.M))
+        n = len(re.findall(r"^\d+\. ", user, flags=re.M))
         return ", ".join(str(i) for i in range(1, n + 1, 3))
+    if "shift of distribution" in body["system"]:
+        n = len(re.findall(r"^  \d+\. \(latent", user, flags=re.M))
+        return json.dumps({"ranking": list(range(n, 0, -1))})
+    if "sparse autoencoders" in body["system"]:
+        return "It encodes words of the w-series."
     return "This neuron activates on words of the w-series."
 
 
@@ -51,8 +62,9 @@ def test_autointerp_explains_and_scores_latents_and_pays_for_each_reply_once(tmp
         # Each scored latent: one explanation call and one detection call, over 14 sequences.
         assert calls == 2 * len(latents)
         detection = [r for r in api.requests if "numbered sequences" in r["system"]]
+        explaining = [r for r in api.requests if "activates on" in r["system"]]
+        assert len(detection) == len(explaining) == len(latents)
         assert all(len(re.findall(r"^\d+\. ", r["messages"][0]["content"], flags=re.M)) == 14 for r in detection)
-        explaining = [r for r in api.requests if r not in detection]
         assert all("<<" in r["messages"][0]["content"] for r in explaining)
         assert all(r["model"] == "claude-test" for r in api.requests)
         scores = pd.read_csv(workdir / "results/tiny/tables/autointerp_scores.csv")
@@ -68,6 +80,34 @@ def test_autointerp_explains_and_scores_latents_and_pays_for_each_reply_once(tmp
         snakemake(workdir, FIGURE)
         assert len(api.requests) == calls
         pd.testing.assert_frame_equal(pd.read_parquet(workdir / "results/tiny/tables/autointerp.parquet"), latents)
+
+
+def test_per_dataset_analyses_describe_rank_and_audit(tmp_path, tiny_model_dir, monkeypatch):
+    workdir = make_small_workdir(tmp_path, autointerp_config(tiny_model_dir))
+    tables = [f"results/tiny/tables/autointerp_{a}.csv" for a in ("descriptions", "ood_pruning", "audit")]
+    with FakeMessagesAPI(reply=answer) as api:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+        snakemake(workdir, *tables, "results/tiny/figures/autointerp_ood_pruning.png")
+    descriptions, pruning, audit = (pd.read_csv(workdir / t) for t in tables)
+    assert set(descriptions["dataset"]) == {"words_a", "87_glue_cola"}
+    for _, rows in descriptions.groupby("dataset"):
+        assert rows.loc[rows["role"] == "top", "rank"].tolist() == [1, 2]
+        assert rows["role"].isin(["top", "best_single"]).all() and rows["test_auc"].between(0, 1).all()
+        best = rows["test_auc"].idxmax()
+        assert rows.loc[best, "test_auc"] >= rows["test_auc"].max()  # the best single latent is described
+    assert (descriptions["description"] == "It encodes words of the w-series.").all()
+    # Only the dataset with an OOD set is pruned: each order's top-n, n = 1, 2, scored out of distribution.
+    assert set(pruning["dataset"]) == {"87_glue_cola"} and pruning["ranking_parsed"].all()
+    assert pruning.groupby("order")["n"].apply(list).to_dict() == {"explainer": [1, 2], "probe": [1, 2]}
+    probe_order = pruning[pruning["order"] == "probe"]["latents"].iloc[-1].split()
+    assert pruning[pruning["order"] == "explainer"]["latents"].iloc[-1].split() == probe_order[::-1]
+    assert pruning["ood_auc"].between(0, 1).all()
+    ranking = [r for r in api.requests if "shift of distribution" in r["system"]]
+    assert len(ranking) == 1 and "Is the sentence grammatical English?" in ranking[0]["messages"][0]["content"]
+    # The audit: strong activations on the other class, and last characters by label.
+    assert set(audit["dataset"]) == {"87_glue_cola"} and set(audit["kind"]) <= {"disagreement", "last_character"}
+    assert (audit["kind"] == "last_character").any()
 
 
 def test_the_claude_explainer_without_a_key_stops_before_any_job(tmp_path, tiny_model_dir, monkeypatch):

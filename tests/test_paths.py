@@ -42,6 +42,8 @@ DOCUMENTED = {
     paths.autointerp_scores_table(): "results/{model}/tables/autointerp_scores.csv",
     paths.figure(name="autointerp_scores"): "results/{model}/figures/autointerp_scores.png",
     paths.llm_cache_dir() + "/": "resources/llm_cache/",
+    paths.dataset_analysis_file(): "results/{model}/autointerp/{sae}/{dataset}/{analysis}.parquet",
+    paths.figure(name="autointerp_ood_pruning"): "results/{model}/figures/autointerp_ood_pruning.png",
 }
 
 
@@ -55,6 +57,8 @@ def test_every_summary_table_is_documented():
     readme = (REPO / "README.md").read_text()
     for name in paths.SUMMARY_TABLES:
         assert f"`{paths.summary_table(name=name)}`" in readme, name
+    for analysis in paths.DATASET_ANALYSES:
+        assert f"`{analysis}`" in readme and f"autointerp_{analysis}.csv" in readme, analysis
 
 
 def test_concrete_values_fill_the_patterns():

@@ -290,6 +290,14 @@ def test_paper_scale_dag_builds(tmp_path):
     assert counts["model_prepare"] == 1  # the default config is not merged in
 
 
+def test_the_kurexi_seed_dag_builds_without_the_model_or_a_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    counts = job_counts(tmp_path, "all_results", "--configfile", str(REPO / "config/seeds/kurexi-saes.yaml"))
+    assert counts["sae_train"] == 4 and counts["interpret_examples"] == 4 and counts["autointerp_detection"] == 4
+    assert counts["interpret_corpus"] == 1 and counts["autointerp_table"] == 1
+    assert counts["activations_extract"] == 113
+
+
 def test_every_rule_has_log_benchmark_and_an_existing_conda_env():
     for rule_file in (REPO / "workflow/rules").glob("*.smk"):
         text = rule_file.read_text()

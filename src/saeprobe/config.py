@@ -163,6 +163,33 @@ def autointerp_saes(config: dict) -> dict[str, list[str]]:
             if spec.get("enabled") else [] for model, model_cfg in config["models"].items()}
 
 
+def described_saes(config: dict) -> dict[str, list[str]]:
+    """Model -> the interpreted SAEs that kurexi's per-dataset analyses cover."""
+    wanted = config.get("autointerp", {}).get("descriptions", {}).get("saes", "all")
+    return {model: [s for s in saes if wanted == "all" or s in wanted] for model, saes in autointerp_saes(config).items()}
+
+
+def described_datasets(config: dict, datasets: list[str], probed: list[str]) -> list[str]:
+    """The probed datasets that kurexi's per-dataset analyses cover (none when
+    they are off); ``datasets`` are all configured ones, ``probed`` those that
+    passed their checks."""
+    from saeprobe.datasets import safe_name
+
+    spec = config.get("autointerp", {})
+    described = spec.get("descriptions", {})
+    if not spec.get("enabled") or not described.get("enabled", True):
+        return []
+    wanted = described.get("datasets", "all")
+    if wanted == "all":
+        return list(probed)
+    wanted = [safe_name(d) for d in wanted]
+    unknown = sorted(set(wanted) - set(datasets))
+    if unknown:
+        raise ConfigError(f"autointerp.descriptions.datasets: {unknown} are not configured datasets; "
+                          f"choose from {sorted(datasets)}")
+    return [d for d in probed if d in wanted]
+
+
 def explainer_settings(config: dict) -> dict:
     """``autointerp.explainer`` with its defaults: the offline explainer is the
     first configured model, Claude's model the current default id."""
@@ -180,9 +207,11 @@ def _check_autointerp(config: dict) -> None:
     if not spec.get("enabled"):
         return
     known = {s["name"] for model_cfg in config["models"].values() for s in model_cfg.get("saes", [])}
-    unknown = sorted(set(spec.get("saes", "all")) - known) if spec.get("saes", "all") != "all" else []
-    if unknown:
-        raise ConfigError(f"autointerp.saes: {unknown} are not configured SAEs; choose from {sorted(known)}")
+    for key, names in (("autointerp.saes", spec.get("saes", "all")),
+                       ("autointerp.descriptions.saes", spec.get("descriptions", {}).get("saes", "all"))):
+        unknown = sorted(set(names) - known) if names != "all" else []
+        if unknown:
+            raise ConfigError(f"{key}: {unknown} are not configured SAEs; choose from {sorted(known)}")
     explainer = explainer_settings(config)
     if explainer["provider"] == "offline" and explainer["model"] not in config["models"]:
         raise ConfigError(f"autointerp.explainer.model: the offline explainer is one of the configured models "
@@ -196,7 +225,7 @@ def _check_autointerp(config: dict) -> None:
 JOB_CLASSES = {
     "gpu": ("model_prepare", "activations_extract", "activations_extract_ood", "activations_corpus_text",
             "sae_train", "sae_import", "sae_evaluate", "sae_encode", "sae_encode_ood", "interpret_corpus",
-            "interpret_examples", "autointerp_detection"),
+            "interpret_examples", "autointerp_detection", "autointerp_describe"),
     "cpu": ("probe_baselines", "probe_sae"),
 }
 RESOURCE_DEFAULTS = {

@@ -121,6 +121,15 @@ def detection_scores_file(model="{model}", sae="{sae}") -> str:
     return f"results/{model}/autointerp/{sae}/detection.parquet"
 
 
+def dataset_analysis_file(model="{model}", sae="{sae}", dataset="{dataset}", analysis="{analysis}") -> str:
+    """One of kurexi's per-dataset analyses of an SAE's latents (``DATASET_ANALYSES``)."""
+    return f"results/{model}/autointerp/{sae}/{dataset}/{analysis}.parquet"
+
+
+# kurexi's per-dataset analyses, each a table per (SAE, dataset) and one per model.
+DATASET_ANALYSES = ("descriptions", "ood_pruning", "audit")
+
+
 def llm_cache_dir() -> str:
     """The LLM response cache; not a rule output, so no rerun pays for a reply twice."""
     return "resources/llm_cache"
@@ -134,6 +143,11 @@ def setting_table(model="{model}", setting="{setting}", suffix: str = ".parquet"
 def autointerp_table(model="{model}", suffix: str = ".parquet") -> str:
     """Every interpreted latent of the model's SAEs (``.parquet``, or its ``.csv`` twin)."""
     return f"results/{model}/tables/autointerp{suffix}"
+
+
+def dataset_analysis_table(model="{model}", analysis="{analysis}") -> str:
+    """A per-dataset analysis (``DATASET_ANALYSES``) over every analysed SAE and dataset."""
+    return f"results/{model}/tables/autointerp_{analysis}.csv"
 
 
 def autointerp_scores_table(model="{model}") -> str:
@@ -183,6 +197,9 @@ _JOB_STEMS = {
     "interpret_examples": "{model}/interpret/{sae}",
     "autointerp_detection": "{model}/autointerp/{sae}",
     "autointerp_table": "{model}/tables/autointerp",
+    "autointerp_describe": "{model}/autointerp/{sae}/{dataset}",
+    "autointerp_dataset_tables": "{model}/tables/autointerp_datasets",
+    "figure_autointerp_ood_pruning": "{model}/figures/autointerp_ood_pruning",
     "figure_autointerp_scores": "{model}/figures/autointerp_scores",
     "aggregate_setting": "{model}/tables/{setting}",
     "summary_tables": "{model}/tables/summary",

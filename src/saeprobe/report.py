@@ -27,8 +27,9 @@ BOOTSTRAP_SEED = 0
 
 
 @contextmanager
-def _figure(path: str | Path, size=(7, 4.5)):
-    """A themed seaborn figure that is saved atomically to ``path`` on exit."""
+def _figure(path: str | Path, size=(7, 4.5), panels: int | None = None):
+    """A themed seaborn figure that is saved atomically to ``path`` on exit:
+    its axes, or a row of ``panels`` axes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -36,9 +37,9 @@ def _figure(path: str | Path, size=(7, 4.5)):
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook")
-    fig, ax = plt.subplots(figsize=size)
+    fig, ax = plt.subplots(1, panels or 1, figsize=size, squeeze=False)
     try:
-        yield ax
+        yield ax[0] if panels else ax[0][0]
         fig.tight_layout()
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=150, format=Path(path).suffix.lstrip(".") or "png")
@@ -166,3 +167,27 @@ def plot_autointerp_scores(latents: pd.DataFrame, path: str | Path, title: str =
         ax.set_ylabel("detection accuracy (14 windows)")
         explainers = ", ".join(sorted(latents["explainer"].dropna().unique()))
         ax.set_title(title or f"Autointerp detection, explained by {explainers}")
+
+
+def plot_ood_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
+    """OOD AUC of the first n latents against n, a line per order (the probes'
+    mean-difference order, the explainer's ranking for the shift), a panel per
+    (SAE, dataset); dashed where the explainer's reply did not parse and its
+    order is the probes'."""
+    panels = sorted(table.groupby(["sae", "dataset"]).groups) if len(table) else []
+    with _figure(path, size=(4 * max(1, len(panels)), 3.8), panels=max(1, len(panels))) as axes:
+        for ax, (sae, dataset) in zip(axes, panels):
+            rows = table[(table["sae"] == sae) & (table["dataset"] == dataset)]
+            for order in ("probe", "explainer"):
+                line = rows[rows["order"] == order].sort_values("n")
+                style = "--" if order == "explainer" and not line["ranking_parsed"].all() else "-"
+                ax.plot(line["n"], line["ood_auc"], style, marker="o", label=f"{order} order")
+            ax.set_title(f"{dataset}\n{sae}", fontsize=8)
+            ax.set_xlabel("top-n latents")
+            ax.set_ylim(0.4, 1.0)
+        axes[0].set_ylabel("OOD test AUC")
+        if panels:
+            axes[0].legend(fontsize=8)
+        else:
+            axes[0].text(0.5, 0.5, "no analysed dataset has an OOD set", ha="center", transform=axes[0].transAxes)
+        axes[0].figure.suptitle(title or "OOD AUC of the top-n latents")

@@ -1,12 +1,18 @@
-# Autointerp (SAEBench): an LLM explains each sampled latent from its marked
-# windows, then picks its active windows out of shuffled, unmarked ones.
+# Autointerp. SAEBench's detection: an LLM explains each sampled latent from
+# its marked windows, then picks its active windows out of shuffled, unmarked
+# ones. kurexi/SAEs' per-dataset analyses: the dataset's top latents
+# described, ranked for its OOD shift, and its labels audited.
+
+
+def offline_explainer_model(wildcards):
+    """The offline explainer is a configured model: its prepared folder."""
+    return [paths.model_dir(EXPLAINER["model"])] if EXPLAINER["provider"] == "offline" else []
 
 
 rule autointerp_detection:
     input:
         examples=paths.latent_examples_file(),
-        # The offline explainer is a configured model: its prepared folder.
-        explainer_model=lambda wc: [paths.model_dir(EXPLAINER["model"])] if EXPLAINER["provider"] == "offline" else [],
+        explainer_model=offline_explainer_model,
     output:
         paths.detection_scores_file(),
     params:
@@ -70,3 +76,81 @@ rule figure_autointerp_scores:
         "../../envs/probes.yaml"
     script:
         "../scripts/plot_autointerp_scores.py"
+
+
+def dataset_analysis_inputs(wildcards):
+    """The dataset's latents and rows, and those of its OOD set where the shift has a description."""
+    model, sae, dataset = wildcards.model, wildcards.sae, wildcards.dataset
+    inputs = {"latents": paths.latents_file(model, sae, dataset), "dataset": paths.dataset_file(dataset),
+              "explainer_model": offline_explainer_model(wildcards)}
+    if dataset in OOD_DATASETS and dataset in OOD_TASKS:
+        inputs["ood_latents"] = paths.latents_file(model, sae, dataset, ood=True)
+        inputs["ood_dataset"] = paths.dataset_file(dataset, ood=True)
+    return inputs
+
+
+rule autointerp_describe:
+    input:
+        unpack(dataset_analysis_inputs),
+    output:
+        **{analysis: paths.dataset_analysis_file(analysis=analysis) for analysis in paths.DATASET_ANALYSES},
+    params:
+        explainer=EXPLAINER,
+        spec=config["autointerp"]["descriptions"],
+        ranking=config["probes"]["latent_ranking"],
+        engine=config["probes"]["engine"],
+        cache_dir=paths.llm_cache_dir(),
+    localrule: not EXPLAINER["run_on_cluster"]
+    threads: job_threads("autointerp_describe")
+    resources:
+        **cluster_resources("autointerp_describe"),
+    log:
+        paths.job_log("autointerp_describe"),
+    benchmark:
+        paths.job_benchmark("autointerp_describe")
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/autointerp_describe.py"
+
+
+rule autointerp_dataset_tables:
+    input:
+        **{analysis: lambda wc, analysis=analysis: [paths.dataset_analysis_file(wc.model, sae, dataset, analysis)
+                                                    for sae in DESCRIBED_SAES[wc.model]
+                                                    for dataset in DESCRIBED_DATASETS]
+           for analysis in paths.DATASET_ANALYSES},
+    output:
+        **{analysis: report(paths.dataset_analysis_table(analysis=analysis), category="Autointerp",
+                            labels={"model": "{model}", "table": analysis})
+           for analysis in paths.DATASET_ANALYSES},
+    localrule: True
+    log:
+        paths.job_log("autointerp_dataset_tables"),
+    benchmark:
+        paths.job_benchmark("autointerp_dataset_tables")
+    conda:
+        "../../envs/probes.yaml"
+    script:
+        "../scripts/autointerp_dataset_tables.py"
+
+
+rule figure_autointerp_ood_pruning:
+    input:
+        paths.dataset_analysis_table(analysis="ood_pruning"),
+    output:
+        report(
+            paths.figure(name="autointerp_ood_pruning"),
+            caption="../report/autointerp_ood_pruning.rst",
+            category="Autointerp",
+            labels={"model": "{model}", "figure": "OOD pruning"},
+        ),
+    localrule: True
+    log:
+        paths.job_log("figure_autointerp_ood_pruning"),
+    benchmark:
+        paths.job_benchmark("figure_autointerp_ood_pruning")
+    conda:
+        "../../envs/probes.yaml"
+    script:
+        "../scripts/plot_autointerp_ood_pruning.py"

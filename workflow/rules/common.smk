@@ -9,6 +9,8 @@ from saeprobe.config import (
     autointerp_saes,
     baseline_layers,
     check_config,
+    described_datasets,
+    described_saes,
     explainer_settings,
     extraction_layers,
     job_resources,
@@ -18,6 +20,7 @@ from saeprobe.config import (
     sae_layers,
 )
 from saeprobe.datasets import reference_master_path, reference_ood_files, rejected_datasets, resolve_sources
+from saeprobe.autointerp.descriptions import OOD_TASKS
 from saeprobe.interpret.corpus import PROBE_PROMPTS
 from saeprobe.llm import check_api_key
 from saeprobe.llm.providers import KEY_VARIABLE
@@ -92,6 +95,8 @@ OOD_DATASETS = [d for d in PROBED_DATASETS if d in reference_ood_files()] if USE
 # Autointerp: the SAEs it interprets, per model, and who explains them.
 AUTOINTERP_SAES = autointerp_saes(config)
 INTERPRET_CORPUS = config["autointerp"]["corpus"]
+DESCRIBED_SAES = described_saes(config)
+DESCRIBED_DATASETS = described_datasets(config, DATASETS, PROBED_DATASETS)
 EXPLAINER = explainer_settings(config)
 if any(AUTOINTERP_SAES.values()):
     if EXPLAINER["provider"] == "claude" and workflow.is_main_process and not os.environ.get(KEY_VARIABLE):
@@ -218,4 +223,7 @@ def all_results_targets():
         if AUTOINTERP_SAES[model]:
             targets += [paths.autointerp_table(model), paths.autointerp_scores_table(model),
                         paths.figure(model, "autointerp_scores")]
+        if DESCRIBED_SAES[model] and DESCRIBED_DATASETS:
+            targets += [paths.dataset_analysis_table(model, a) for a in paths.DATASET_ANALYSES]
+            targets.append(paths.figure(model, "autointerp_ood_pruning"))
     return targets

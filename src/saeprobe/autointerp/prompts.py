@@ -87,4 +87,5 @@ def ranking_request(task: str, shift: str, candidates: list[tuple[int, str]]) ->
     user = (f"Task: {task}\nDistribution shift: {shift}\n\nCandidate features:\n{listed}\n\n"
             f"Rank them from most to least relevant. Reply with a JSON object and nothing else: its one key "
             f"\"ranking\" lists the candidates' numbers, most relevant first, for example {example}.")
-    return LLMRequest(system=RANKING_SYSTEM, user=user, max_tokens=200, prompt=RANKING_VERSION)
+    return LLMRequest(system=RANKING_SYSTEM, user=user, max_tokens=200, prompt=RANKING_VERSION,
+                      reply_characters='{}[]":, 0123456789rankig')
