@@ -84,11 +84,13 @@ def test_autointerp_explains_and_scores_latents_and_pays_for_each_reply_once(tmp
 
 def test_per_dataset_analyses_describe_rank_and_audit(tmp_path, tiny_model_dir, monkeypatch):
     workdir = make_small_workdir(tmp_path, autointerp_config(tiny_model_dir))
-    tables = [f"results/tiny/tables/autointerp_{a}.csv" for a in ("descriptions", "ood_pruning", "audit")]
+    analyses = ("descriptions", "ood_pruning", "audit")
+    tables = [f"results/tiny/tables/autointerp_{a}.csv" for a in analyses]
+    figures = [f"results/tiny/figures/autointerp_{a}.png" for a in analyses]
     with FakeMessagesAPI(reply=answer) as api:
         monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
-        snakemake(workdir, *tables, "results/tiny/figures/autointerp_ood_pruning.png")
+        snakemake(workdir, *tables, *figures)
     descriptions, pruning, audit = (pd.read_csv(workdir / t) for t in tables)
     assert set(descriptions["dataset"]) == {"words_a", "87_glue_cola"}
     for _, rows in descriptions.groupby("dataset"):
@@ -108,6 +110,7 @@ def test_per_dataset_analyses_describe_rank_and_audit(tmp_path, tiny_model_dir, 
     # The audit: strong activations on the other class, and last characters by label.
     assert set(audit["dataset"]) == {"87_glue_cola"} and set(audit["kind"]) <= {"disagreement", "last_character"}
     assert (audit["kind"] == "last_character").any()
+    assert all((workdir / figure).stat().st_size > 10_000 for figure in figures)
 
 
 def test_the_claude_explainer_without_a_key_stops_before_any_job(tmp_path, tiny_model_dir, monkeypatch):

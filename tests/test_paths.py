@@ -43,7 +43,8 @@ DOCUMENTED = {
     paths.figure(name="autointerp_scores"): "results/{model}/figures/autointerp_scores.png",
     paths.llm_cache_dir() + "/": "resources/llm_cache/",
     paths.dataset_analysis_file(): "results/{model}/autointerp/{sae}/{dataset}/{analysis}.parquet",
-    paths.figure(name="autointerp_ood_pruning"): "results/{model}/figures/autointerp_ood_pruning.png",
+    paths.dataset_analysis_table(): "results/{model}/tables/autointerp_{analysis}.parquet",
+    paths.figure(name="autointerp_{analysis}"): "results/{model}/figures/autointerp_{analysis}.png",
 }
 
 

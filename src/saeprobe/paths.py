@@ -145,9 +145,10 @@ def autointerp_table(model="{model}", suffix: str = ".parquet") -> str:
     return f"results/{model}/tables/autointerp{suffix}"
 
 
-def dataset_analysis_table(model="{model}", analysis="{analysis}") -> str:
-    """A per-dataset analysis (``DATASET_ANALYSES``) over every analysed SAE and dataset."""
-    return f"results/{model}/tables/autointerp_{analysis}.csv"
+def dataset_analysis_table(model="{model}", analysis="{analysis}", suffix: str = ".parquet") -> str:
+    """A per-dataset analysis (``DATASET_ANALYSES``) over every analysed SAE and
+    dataset (``.parquet``, or its ``.csv`` twin); its figure is ``figure(model, f"autointerp_{analysis}")``."""
+    return f"results/{model}/tables/autointerp_{analysis}{suffix}"
 
 
 def autointerp_scores_table(model="{model}") -> str:
@@ -199,7 +200,7 @@ _JOB_STEMS = {
     "autointerp_table": "{model}/tables/autointerp",
     "autointerp_describe": "{model}/autointerp/{sae}/{dataset}",
     "autointerp_dataset_tables": "{model}/tables/autointerp_datasets",
-    "figure_autointerp_ood_pruning": "{model}/figures/autointerp_ood_pruning",
+    "figure_dataset_analysis": "{model}/figures/autointerp_{analysis}",
     "figure_autointerp_scores": "{model}/figures/autointerp_scores",
     "aggregate_setting": "{model}/tables/{setting}",
     "summary_tables": "{model}/tables/summary",

@@ -191,3 +191,41 @@ def plot_ood_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> 
         else:
             axes[0].text(0.5, 0.5, "no analysed dataset has an OOD set", ha="center", transform=axes[0].transAxes)
         axes[0].figure.suptitle(title or "OOD AUC of the top-n latents")
+
+
+def plot_described_latents(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
+    """Single-latent test AUC of each described latent, by dataset: the top
+    latents by the probes' rank, and the best single latent."""
+    import seaborn as sns
+
+    with _figure(path, size=(max(5, 1.2 * table["dataset"].nunique() + 3), 4.5)) as ax:
+        if len(table):
+            sns.stripplot(data=table, x="dataset", y="test_auc", hue="role", hue_order=["top", "best_single"],
+                          order=sorted(table["dataset"].unique()), dodge=True, jitter=0.1, ax=ax)
+            ax.tick_params(axis="x", rotation=20, labelsize=8)
+        ax.set_ylim(0.4, 1.02)
+        ax.set_xlabel("")
+        ax.set_ylabel("single-latent test AUC")
+        ax.set_title(title or "Described latents")
+
+
+def plot_audit(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
+    """Each audited dataset's most common last characters, by label."""
+    import seaborn as sns
+
+    ends = table[table["kind"] == "last_character"] if len(table) else table
+    panels = sorted(ends["dataset"].unique()) if len(ends) else []
+    with _figure(path, size=(4.5 * max(1, len(panels)), 3.8), panels=max(1, len(panels))) as axes:
+        for ax, dataset in zip(axes, panels):
+            rows = ends[ends["dataset"] == dataset].drop_duplicates(["label", "character"])
+            sns.barplot(data=rows, x="character", y="count", hue="label", ax=ax)
+            ax.set_title(dataset, fontsize=9)
+            ax.set_xlabel("last character")
+        if not panels:
+            axes[0].text(0.5, 0.5, "no audited dataset", ha="center", transform=axes[0].transAxes)
+        axes[0].figure.suptitle(title or "Last characters by label")
+
+
+# The figure of each per-dataset analysis (saeprobe.paths.DATASET_ANALYSES).
+DATASET_ANALYSIS_PLOTS = {"descriptions": plot_described_latents, "ood_pruning": plot_ood_pruning,
+                          "audit": plot_audit}

@@ -124,6 +124,8 @@ rule autointerp_dataset_tables:
         **{analysis: report(paths.dataset_analysis_table(analysis=analysis), category="Autointerp",
                             labels={"model": "{model}", "table": analysis})
            for analysis in paths.DATASET_ANALYSES},
+        **{f"{analysis}_csv": paths.dataset_analysis_table(analysis=analysis, suffix=".csv")
+           for analysis in paths.DATASET_ANALYSES},
     localrule: True
     log:
         paths.job_log("autointerp_dataset_tables"),
@@ -135,22 +137,24 @@ rule autointerp_dataset_tables:
         "../scripts/autointerp_dataset_tables.py"
 
 
-rule figure_autointerp_ood_pruning:
+rule figure_dataset_analysis:
+    wildcard_constraints:
+        analysis=_alternatives(paths.DATASET_ANALYSES),
     input:
-        paths.dataset_analysis_table(analysis="ood_pruning"),
+        paths.dataset_analysis_table(),
     output:
         report(
-            paths.figure(name="autointerp_ood_pruning"),
-            caption="../report/autointerp_ood_pruning.rst",
+            paths.figure(name="autointerp_{analysis}"),
+            caption="../report/autointerp_dataset_analysis.rst",
             category="Autointerp",
-            labels={"model": "{model}", "figure": "OOD pruning"},
+            labels={"model": "{model}", "figure": "{analysis}"},
         ),
     localrule: True
     log:
-        paths.job_log("figure_autointerp_ood_pruning"),
+        paths.job_log("figure_dataset_analysis"),
     benchmark:
-        paths.job_benchmark("figure_autointerp_ood_pruning")
+        paths.job_benchmark("figure_dataset_analysis")
     conda:
         "../../envs/probes.yaml"
     script:
-        "../scripts/plot_autointerp_ood_pruning.py"
+        "../scripts/plot_dataset_analysis.py"

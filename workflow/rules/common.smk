@@ -224,6 +224,8 @@ def all_results_targets():
             targets += [paths.autointerp_table(model), paths.autointerp_scores_table(model),
                         paths.figure(model, "autointerp_scores")]
         if DESCRIBED_SAES[model] and DESCRIBED_DATASETS:
-            targets += [paths.dataset_analysis_table(model, a) for a in paths.DATASET_ANALYSES]
-            targets.append(paths.figure(model, "autointerp_ood_pruning"))
+            for analysis in paths.DATASET_ANALYSES:
+                targets += [paths.dataset_analysis_table(model, analysis),
+                            paths.dataset_analysis_table(model, analysis, ".csv"),
+                            paths.figure(model, f"autointerp_{analysis}")]
     return targets

@@ -1,4 +1,4 @@
-"""Each per-dataset analysis over every analysed SAE and dataset, one CSV each."""
+"""Each per-dataset analysis over every analysed SAE and dataset (parquet and CSV)."""
 
 import pandas as pd
 
@@ -13,4 +13,5 @@ for analysis in DATASET_ANALYSES:
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["sae", "dataset"])
     table.insert(0, "model", snakemake.wildcards.model)
     write_table(snakemake.output[analysis], table)
+    write_table(snakemake.output[f"{analysis}_csv"], table)
     log.info("%s: %d rows", analysis, len(table))
