@@ -189,6 +189,40 @@ def test_read_corpus_texts(tmp_path):
     pd.DataFrame({"body": ["x"]}).to_csv(tmp_path / "c.csv", index=False)
     with pytest.raises(DatasetError, match="'text' column"):
         read_corpus_texts(tmp_path / "c.csv")
+    (tmp_path / "c.csv.bz2").write_bytes(b"")
+    with pytest.raises(DatasetError, match="must be .txt, .csv, .parquet or .jsonl"):
+        read_corpus_texts(tmp_path / "c.csv.bz2")
+
+
+def test_corpus_texts_come_compressed_as_jsonl_or_from_a_hub_dataset(tmp_path, monkeypatch):
+    import gzip
+
+    import huggingface_hub.constants
+    import zstandard
+
+    from saeprobe.datasets import local_text_source
+
+    lines = b'{"text": "a document", "meta": 1}\n{"text": "  "}\n{"text": "another"}\n'
+    (tmp_path / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(lines))
+    assert read_corpus_texts(tmp_path / "c.jsonl.zst") == ["a document", "another"]
+    (tmp_path / "c.txt.gz").write_bytes(gzip.compress(b"one\ntwo\n"))
+    assert read_corpus_texts(tmp_path / "c.txt.gz") == ["one", "two"]
+    # A file of a hub dataset, already in the hub cache: read offline.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    repo = tmp_path / "hub" / "datasets--org--corpus"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    (repo / "snapshots" / ("0" * 40) / "data").mkdir(parents=True)
+    pd.DataFrame({"text": ["from", "the hub"]}).to_parquet(repo / "snapshots" / ("0" * 40) / "data" / "train.parquet")
+    source = "hf://datasets/org/corpus/data/train.parquet"
+    assert local_text_source(source) == [] and local_text_source("c.txt") == ["c.txt"]
+    assert read_corpus_texts(source) == ["from", "the hub"]
+    with pytest.raises(DatasetError, match="could not download hf://datasets/org/corpus/missing.parquet"):
+        read_corpus_texts("hf://datasets/org/corpus/missing.parquet")
+    with pytest.raises(DatasetError, match="hf://datasets/<owner>/<name>/<file in the repo>"):
+        read_corpus_texts("hf://datasets/org")
 
 
 def test_duplicate_rows_are_counted_and_dropped_on_request(tmp_path):

@@ -334,22 +334,72 @@ def duplicate_rows(frame: pd.DataFrame) -> dict[str, int]:
             "texts_with_both_labels": int((labels_per_text > 1).sum())}
 
 
-def read_corpus_texts(path: str | Path) -> list[str]:
-    """Documents of a corpus text source: a ``.txt`` file (one per line) or a
-    ``.csv`` / ``.parquet`` file with a ``text`` column. Blank entries are skipped."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"corpus source {path} not found; set 'corpus.source' to a file or 'probe_train'")
-    if path.suffix == ".txt":
-        texts = path.read_text(encoding="utf-8").splitlines()
-    elif path.suffix in (".csv", ".parquet"):
-        frame = read_csv_exactly(path) if path.suffix == ".csv" else pd.read_parquet(path)
+HUB_DATASET_PREFIX = "hf://datasets/"
+
+
+def local_text_source(source: str) -> list[str]:
+    """The input files of a corpus text source: the file itself, or none for a
+    hub dataset file (``hf://datasets/<repo>/<file>``, downloaded by its job)."""
+    return [] if source.startswith(HUB_DATASET_PREFIX) else [source]
+
+
+def read_corpus_texts(source: str | Path) -> list[str]:
+    """Documents of a corpus text source: a ``.txt`` file (one per line), a
+    ``.csv``, ``.parquet`` or ``.jsonl`` file (optionally ``.zst`` or ``.gz``
+    compressed) with a ``text`` column, or such a file of a Hugging Face
+    dataset, ``hf://datasets/<owner>/<name>/<file>`` (downloaded once into the
+    hub cache). Blank entries are skipped."""
+    source = str(source)
+    if source.startswith(HUB_DATASET_PREFIX):
+        path = _download_dataset_file(source)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise DatasetError(f"corpus source {path} not found; give a file, an hf://datasets/... file, "
+                               f"or the stage's prompt source")
+    kind = "".join(path.suffixes[-2:]) if path.suffix in (".zst", ".gz") else path.suffix
+    compression = {".zst": "zstd", ".gz": "gzip"}.get(path.suffix)
+    if kind.startswith(".txt"):
+        texts = _read_text(path, compression).splitlines()
+    elif kind.startswith((".csv", ".parquet", ".jsonl")):
+        if kind.startswith(".csv"):
+            frame = read_csv_exactly(path)
+        elif kind.startswith(".parquet"):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_json(path, lines=True, compression=compression)
         if "text" not in frame.columns:
-            raise DatasetError(f"{path}: corpus files need a 'text' column; found {list(frame.columns)}")
+            raise DatasetError(f"{source}: corpus files need a 'text' column; found {list(frame.columns)}")
         texts = frame["text"].dropna().astype(str).tolist()
     else:
-        raise DatasetError(f"{path}: corpus source must be .txt, .csv or .parquet")
+        raise DatasetError(f"{source}: a corpus source must be .txt, .csv, .parquet or .jsonl (.zst or .gz)")
     return [t for t in texts if t.strip()]
+
+
+def _read_text(path: Path, compression: str | None) -> str:
+    if compression == "gzip":
+        import gzip
+
+        return gzip.decompress(path.read_bytes()).decode("utf-8")
+    if compression == "zstd":
+        import zstandard
+
+        with open(path, "rb") as fh:
+            return zstandard.ZstdDecompressor().stream_reader(fh).read().decode("utf-8")
+    return path.read_text(encoding="utf-8")
+
+
+def _download_dataset_file(source: str) -> Path:
+    from huggingface_hub import hf_hub_download
+
+    parts = source[len(HUB_DATASET_PREFIX):].split("/", 2)
+    if len(parts) < 3:
+        raise DatasetError(f"{source}: a hub corpus is hf://datasets/<owner>/<name>/<file in the repo>")
+    try:
+        return Path(hf_hub_download(f"{parts[0]}/{parts[1]}", parts[2], repo_type="dataset"))
+    except Exception as err:  # network, auth and missing-file errors all end here
+        raise DatasetError(f"could not download {source} ({err}); check the names, log in with `hf auth login` "
+                           f"for gated datasets, or give a local file") from None
 
 
 def stratified_subsample(frame: pd.DataFrame, n_rows: int, seed: int) -> pd.DataFrame:

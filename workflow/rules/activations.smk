@@ -24,11 +24,12 @@ rule activations_extract:
 
 rule activations_corpus_text:
     input:
-        texts=CORPUS["source"],
+        texts=local_text_source(CORPUS["source"]),
         model=paths.model_dir(),
     output:
         directory(paths.corpus_shard_dir()),
     params:
+        source=lambda wc: CORPUS["source"],  # a hub file has no input to take it from
         model=model_params,
         corpus_layers=lambda wc: sae_layers(MODELS[wc.model]),
         num_shards=CORPUS["num_shards"],

@@ -4,11 +4,6 @@
 # described, ranked for its OOD shift, and its labels audited.
 
 
-def offline_explainer_model(wildcards):
-    """The offline explainer is a configured model: its prepared folder."""
-    return [paths.model_dir(EXPLAINER["model"])] if EXPLAINER["provider"] == "offline" else []
-
-
 rule autointerp_detection:
     input:
         examples=paths.latent_examples_file(),
@@ -76,17 +71,6 @@ rule figure_autointerp_scores:
         "../../envs/probes.yaml"
     script:
         "../scripts/plot_autointerp_scores.py"
-
-
-def dataset_analysis_inputs(wildcards):
-    """The dataset's latents and rows, and those of its OOD set where the shift has a description."""
-    model, sae, dataset = wildcards.model, wildcards.sae, wildcards.dataset
-    inputs = {"latents": paths.latents_file(model, sae, dataset), "dataset": paths.dataset_file(dataset),
-              "explainer_model": offline_explainer_model(wildcards)}
-    if dataset in OOD_DATASETS and dataset in OOD_TASKS:
-        inputs["ood_latents"] = paths.latents_file(model, sae, dataset, ood=True)
-        inputs["ood_dataset"] = paths.dataset_file(dataset, ood=True)
-    return inputs
 
 
 rule autointerp_describe:

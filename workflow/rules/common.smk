@@ -19,7 +19,13 @@ from saeprobe.config import (
     sae_entries,
     sae_layers,
 )
-from saeprobe.datasets import reference_master_path, reference_ood_files, rejected_datasets, resolve_sources
+from saeprobe.datasets import (
+    local_text_source,
+    reference_master_path,
+    reference_ood_files,
+    rejected_datasets,
+    resolve_sources,
+)
 from saeprobe.autointerp.descriptions import OOD_TASKS
 from saeprobe.interpret.corpus import PROBE_PROMPTS
 from saeprobe.llm import check_api_key
@@ -203,6 +209,22 @@ def probe_results(model, setting):
             tables += [paths.baseline_probe_file(model, setting, dataset, layer) for layer in layers]
         tables += [paths.sae_probe_file(model, setting, dataset, sae) for sae in SAES[model]]
     return tables
+
+
+def offline_explainer_model(wildcards):
+    """The offline explainer is a configured model: its prepared folder."""
+    return [paths.model_dir(EXPLAINER["model"])] if EXPLAINER["provider"] == "offline" else []
+
+
+def dataset_analysis_inputs(wildcards):
+    """The dataset's latents and rows, and those of its OOD set where the shift has a description."""
+    model, sae, dataset = wildcards.model, wildcards.sae, wildcards.dataset
+    inputs = {"latents": paths.latents_file(model, sae, dataset), "dataset": paths.dataset_file(dataset),
+              "explainer_model": offline_explainer_model(wildcards)}
+    if dataset in OOD_DATASETS and dataset in OOD_TASKS:
+        inputs["ood_latents"] = paths.latents_file(model, sae, dataset, ood=True)
+        inputs["ood_dataset"] = paths.dataset_file(dataset, ood=True)
+    return inputs
 
 
 def all_results_targets():

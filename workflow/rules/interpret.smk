@@ -7,7 +7,7 @@ rule interpret_corpus:
         model=paths.model_dir(),
         datasets=lambda wc: [] if INTERPRET_CORPUS["source"] != PROBE_PROMPTS else [
             paths.dataset_file(d) for d in PROBED_DATASETS],
-        texts=lambda wc: [] if INTERPRET_CORPUS["source"] == PROBE_PROMPTS else [INTERPRET_CORPUS["source"]],
+        texts=[] if INTERPRET_CORPUS["source"] == PROBE_PROMPTS else local_text_source(INTERPRET_CORPUS["source"]),
     output:
         directory(paths.interpretation_corpus_dir()),
     params:

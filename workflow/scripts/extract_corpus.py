@@ -10,7 +10,7 @@ from saeprobe.models import checkpoint_dir, load_model
 log = job_logger(snakemake.log[0], snakemake.threads)
 settings = snakemake.params.model
 shard = int(snakemake.wildcards.shard)
-texts = read_corpus_texts(snakemake.input.texts)[shard :: snakemake.params.num_shards]
+texts = read_corpus_texts(snakemake.params.source)[shard :: snakemake.params.num_shards]
 
 model, tokenizer = load_model(checkpoint_dir(snakemake.input.model), settings["dtype"])
 extractor = ResidualExtractor(model, tokenizer, snakemake.params.corpus_layers, snakemake.params.max_seq_len,

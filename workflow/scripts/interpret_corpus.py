@@ -8,7 +8,7 @@ import pandas as pd
 from saeprobe.activations import ResidualExtractor
 from saeprobe.atomic import atomic_dir, write_json
 from saeprobe.datasets import read_corpus_texts
-from saeprobe.interpret.corpus import token_rows
+from saeprobe.interpret.corpus import PROBE_PROMPTS, token_rows
 from saeprobe.logs import job_logger
 from saeprobe.models import checkpoint_dir, load_model
 from saeprobe.paths import activation_file_name, corpus_tokens_file_name
@@ -16,8 +16,8 @@ from saeprobe.splits import normal_split
 
 log = job_logger(snakemake.log[0], snakemake.threads)
 spec, settings = snakemake.params.corpus, snakemake.params.model
-if snakemake.input.texts:
-    documents = read_corpus_texts(snakemake.input.texts[0])
+if spec["source"] != PROBE_PROMPTS:
+    documents = read_corpus_texts(spec["source"])
 else:  # the probed datasets' training prompts, never their test prompts
     documents = []
     for path in snakemake.input.datasets:
