@@ -57,19 +57,26 @@ def test_autointerp_explains_and_scores_latents_and_pays_for_each_reply_once(tmp
         latents = pd.read_parquet(workdir / "results/tiny/tables/autointerp.parquet")
         assert len(latents) == 3 and latents["sae"].unique().tolist() == ["topk-w64-k4"]
         assert (latents["explainer"] == "claude:claude-test").all()
-        assert (latents["explanation"] == "words of the w-series").all()
-        assert (latents["firings"] > 15).all() and latents["score"].between(0, 1).all()
+        assert (latents["firings"] > 15).all()
+        # On so small a corpus a latent may fire too rarely away from row ends
+        # to give its windows (which ones differs between machines): it is
+        # kept, with the reason, and costs no call.
+        scored = latents[latents["skipped"] == ""]
+        assert len(scored) >= 1 and latents["score"].notna().tolist() == (latents["skipped"] == "").tolist()
+        assert latents.loc[latents["skipped"] != "", "skipped"].str.contains("importance-weighted windows").all()
+        assert (scored["explanation"] == "words of the w-series").all() and scored["score"].between(0, 1).all()
         # Each scored latent: one explanation call and one detection call, over 14 sequences.
-        assert calls == 2 * len(latents)
+        assert calls == 2 * len(scored)
         detection = [r for r in api.requests if "numbered sequences" in r["system"]]
         explaining = [r for r in api.requests if "activates on" in r["system"]]
-        assert len(detection) == len(explaining) == len(latents)
+        assert len(detection) == len(explaining) == len(scored)
         assert all(len(re.findall(r"^\d+\. ", r["messages"][0]["content"], flags=re.M)) == 14 for r in detection)
         assert all("<<" in r["messages"][0]["content"] for r in explaining)
         assert all(r["model"] == "claude-test" for r in api.requests)
         scores = pd.read_csv(workdir / "results/tiny/tables/autointerp_scores.csv")
-        assert scores["latents_scored"].tolist() == [3]
-        assert scores["autointerp_score"].iloc[0] == pytest.approx(latents["score"].mean())
+        assert scores["latents_scored"].tolist() == [len(scored)]
+        assert scores["latents_skipped"].tolist() == [len(latents) - len(scored)]
+        assert scores["autointerp_score"].iloc[0] == pytest.approx(scored["score"].mean())
         assert (workdir / FIGURE).stat().st_size > 10_000
 
         # The outputs gone, the replies are not: the rerun makes no call and writes the same table.
@@ -144,8 +151,9 @@ def test_the_offline_explainer_runs_the_same_stages_with_no_key(tmp_path, tiny_m
     assert len(latents) == 3 and (latents["explainer"] == "offline:tiny").all()
     # Held to digits by constrained decoding, the tiny model's word vocabulary
     # can only end its reply at once: no sequence predicted, still a score.
-    assert (latents["predictions"] == "").all() and latents["score"].between(0, 1).all()
-    assert len(list((workdir / "resources/llm_cache").rglob("*.json"))) == 6
+    scored = latents[latents["skipped"] == ""]
+    assert len(scored) >= 1 and (scored["predictions"] == "").all() and scored["score"].between(0, 1).all()
+    assert len(list((workdir / "resources/llm_cache").rglob("*.json"))) == 2 * len(scored)
 
 
 def test_an_offline_explainer_without_a_chat_template_is_refused_before_any_job(tmp_path, tiny_model_dir):
