@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from saeprobe.autointerp.detection import detection_score, parse_explanation, parse_predictions
-from saeprobe.autointerp.prompts import DETECTION_VERSION, detection_request, explanation_request
+from saeprobe.llm.prompts import DETECTION_VERSION, detection_request, explanation_request
 
 
 @pytest.mark.parametrize("reply, expected", [
@@ -88,7 +88,7 @@ def test_disagreements_are_strong_activations_under_the_other_label():
 
 
 def test_description_and_ranking_requests():
-    from saeprobe.autointerp.prompts import description_request, ranking_request
+    from saeprobe.llm.prompts import description_request, ranking_request
 
     describe = description_request(12, [(3.14159, "text one"), (1.0, "text two")])
     assert describe.max_tokens == 150 and "Latent 12." in describe.user and "  [3.142] text one" in describe.user
@@ -175,7 +175,7 @@ class RankingProvider(ScriptedProvider):
     """Describes every latent alike and ranks the candidates in reverse."""
 
     def complete(self, request):
-        from saeprobe.autointerp.prompts import RANKING_VERSION
+        from saeprobe.llm.prompts import RANKING_VERSION
         from saeprobe.llm import LLMReply
 
         self.requests.append(request)

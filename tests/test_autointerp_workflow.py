@@ -144,16 +144,23 @@ def test_the_offline_explainer_runs_the_same_stages_with_no_key(tmp_path, tiny_m
         (chat_model / name).write_bytes((tiny_model_dir / name).read_bytes())
     config = autointerp_config(chat_model)
     config["autointerp"]["explainer"] = {"provider": "offline", "model": "tiny"}
+    config["sensitivity"] = {"enabled": True, "features": 2, "reply_tokens": 40}
     workdir = make_small_workdir(tmp_path / "run", config)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    snakemake(workdir, FIGURE)
+    snakemake(workdir, FIGURE, "results/tiny/figures/sensitivity.png")
     latents = pd.read_parquet(workdir / "results/tiny/tables/autointerp.parquet")
     assert len(latents) == 3 and (latents["explainer"] == "offline:tiny").all()
     # Held to digits by constrained decoding, the tiny model's word vocabulary
     # can only end its reply at once: no sequence predicted, still a score.
     scored = latents[latents["skipped"] == ""]
     assert len(scored) >= 1 and (scored["predictions"] == "").all() and scored["score"].between(0, 1).all()
-    assert len(list((workdir / "resources/llm_cache").rglob("*.json"))) == 2 * len(scored)
+    # Sensitivity asks the same explainer for its texts, one call per latent shown.
+    queries = pd.read_csv(workdir / "results/tiny/sensitivity/topk-w64-k4/generation_queries_with_responses.csv")
+    assert 1 <= len(queries) <= 2 and (queries["explainer"] == "offline:tiny").all()
+    assert set(queries["feature_index"]) <= set(latents["latent"])  # the first of autointerp's draw
+    sensitivity = pd.read_parquet(workdir / "results/tiny/tables/sensitivity.parquet")
+    assert (sensitivity["explainer"] == "offline:tiny").all()
+    assert len(list((workdir / "resources/llm_cache").rglob("*.json"))) == 2 * len(scored) + len(queries)
 
 
 def test_an_offline_explainer_without_a_chat_template_is_refused_before_any_job(tmp_path, tiny_model_dir):

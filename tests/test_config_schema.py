@@ -87,6 +87,49 @@ def test_main_layer_defaults_and_must_be_extracted():
         check_config(config)
 
 
+def reference_sae_config(name, layer, source="EleutherAI/pythia-160m-deduped"):
+    return {"models": {"m": {"source": source, "layers": [layer],
+                             "saes": [{"name": "s", "layer": layer, "pretrained": {"reference": name}}]}}}
+
+
+def test_reference_sae_names_become_their_hub_repo_and_folder():
+    from saeprobe.config import expand_reference_saes
+
+    config = reference_sae_config("py_4k_btopk_s0", 8)
+    expand_reference_saes(config)
+    assert config["models"]["m"]["saes"][0]["pretrained"] == {
+        "hub_repo": "adamkarvonen/saebench_pythia-160m-deduped_width-2pow12_date-0108",
+        "hub_path": "BatchTopK_pythia-160m-deduped__0108/resid_post_layer_8/trainer_0"}
+    # A local copy of the model cannot be told apart: its SAEs are taken at their word.
+    local = reference_sae_config("gscope_16k_l0_82", 12, source=str(REPO))
+    expand_reference_saes(local)
+    assert local["models"]["m"]["saes"][0]["pretrained"]["hub_repo"] == "google/gemma-scope-2b-pt-res"
+
+
+@pytest.mark.parametrize("name, layer, source, named", [
+    ("py_4k_btopk_s9", 8, "EleutherAI/pythia-160m-deduped", r"saes\[s\].pretrained.reference: .*sparsities are s0"),
+    ("py_4k_btopk_s0", 12, "EleutherAI/pythia-160m-deduped", "reads layer 8; set layer: 8"),
+    ("gem_4k_topk_s0", 12, "EleutherAI/pythia-160m-deduped", "an SAE of google/gemma-2-2b, not of this model's"),
+])
+def test_a_reference_sae_of_another_model_layer_or_no_folder_is_named(name, layer, source, named):
+    from saeprobe.config import ConfigError, expand_reference_saes
+
+    with pytest.raises(ConfigError, match=named):
+        expand_reference_saes(reference_sae_config(name, layer, source))
+
+
+def test_interpreted_latents_are_as_many_as_the_stage_that_wants_most():
+    from saeprobe.config import interpreted_latents, interpreted_saes
+
+    models = {"m": {"saes": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}}
+    config = {"models": models, "autointerp": {"enabled": True, "saes": ["a", "b"], "latents": 20},
+              "sensitivity": {"enabled": True, "saes": ["b", "c"], "features": 50}}
+    assert interpreted_saes(config) == {"m": ["a", "b", "c"]}
+    assert [interpreted_latents(config, "m", s) for s in "abc"] == [20, 50, 50]
+    config["sensitivity"]["enabled"] = False
+    assert interpreted_saes(config) == {"m": ["a", "b"]}
+
+
 def test_job_resources_merge_rule_over_class_over_defaults():
     from saeprobe.config import RESOURCE_DEFAULTS, job_resources
 

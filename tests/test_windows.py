@@ -142,3 +142,13 @@ def test_sae_examples_sample_alive_latents_and_mask_special_tokens():
     assert len(iw) and max(max(a) for a in iw["acts"]) < min(max(a) for a in top["acts"])  # below the top windows
     assert (latent3["kind"] == "random").sum() == N_RANDOM
     assert (examples["firings"][examples["latent"] == 3] == rows).all()
+
+
+def test_a_smaller_latent_sample_is_the_start_of_a_larger_one():
+    from saeprobe.interpret.examples import sample_latents
+
+    firings = np.array([0, 40, 16, 15, 99, 30, 20, 50, 17])  # alive: more than 15
+    larger = sample_latents(firings, 5, seed=42)
+    assert sample_latents(firings, 3, seed=42) == larger[:3] and len(set(larger)) == 5
+    assert set(sample_latents(firings, 100, seed=42)) == {1, 2, 4, 5, 6, 7, 8}
+    assert sample_latents(firings, 5, seed=1) != larger

@@ -173,14 +173,17 @@ class ResidualExtractor:
         )
 
     @torch.inference_mode()
-    def token_row_activations(self, token_rows: np.ndarray, dtype=np.float16) -> dict[int, np.ndarray]:
+    def token_row_activations(self, token_rows: np.ndarray, dtype=np.float16,
+                              attention_mask: np.ndarray | None = None) -> dict[int, np.ndarray]:
         """``[rows, ctx, d_model]`` activations at every layer of ``token_rows``
-        ``[rows, ctx]``: token ids already cut to one length, so nothing is
-        padded (the interpretation corpus)."""
+        ``[rows, ctx]``: token ids cut to one length (the interpretation
+        corpus), or right-padded with ``attention_mask`` marking the real ones."""
         out = {layer: [] for layer in self.layers}
         for start in range(0, len(token_rows), self.batch_size):
             ids = torch.from_numpy(np.asarray(token_rows[start:start + self.batch_size], np.int64))
-            inputs = {"input_ids": ids.to(self.traced.device), "attention_mask": torch.ones_like(ids).to(self.traced.device)}
+            mask = torch.ones_like(ids) if attention_mask is None else torch.from_numpy(
+                np.asarray(attention_mask[start:start + self.batch_size], np.int64))
+            inputs = {"input_ids": ids.to(self.traced.device), "attention_mask": mask.to(self.traced.device)}
             for layer, h in self._trace(inputs).items():
                 out[layer].append(h.float().cpu().numpy().astype(dtype))
         return {layer: np.concatenate(v) for layer, v in out.items()}

@@ -125,6 +125,34 @@ def check_yaml_syntax(path) -> None:
                           f"({err.problem or err.context})") from None
 
 
+def expand_reference_saes(config: dict) -> None:
+    """Turn each ``pretrained: {reference: NAME}`` (an SAE named as
+    sae-sensitivity names it) into the hub repo and folder it names, in
+    place, once its layer and model are checked against the name's."""
+    from pathlib import Path
+
+    from saeprobe.sensitivity.sae_names import UnknownReferenceSae, resolve_reference_sae
+
+    for model, model_cfg in config["models"].items():
+        for entry in model_cfg.get("saes", []):
+            name = entry.get("pretrained", {}).get("reference")
+            if name is None:
+                continue
+            where = f"models.{model}.saes[{entry['name']}].pretrained.reference"
+            try:
+                reference = resolve_reference_sae(name)
+            except UnknownReferenceSae as err:
+                raise ConfigError(f"{where}: {err}") from None
+            if entry["layer"] != reference.layer:
+                raise ConfigError(f"{where}: {name} reads layer {reference.layer}; set layer: {reference.layer}")
+            source = str(model_cfg["source"])
+            is_hub_id = not source.startswith("pypi-gguf:") and not Path(source).expanduser().exists()
+            if is_hub_id and source != reference.model:
+                raise ConfigError(f"{where}: {name} is an SAE of {reference.model}, not of this model's "
+                                  f"source {source}")
+            entry["pretrained"] = {"hub_repo": reference.hub_repo, "hub_path": reference.hub_path}
+
+
 def check_config(config: dict) -> None:
     for model, model_cfg in config["models"].items():
         if main_layer(model_cfg) not in extraction_layers(model_cfg):
@@ -161,6 +189,29 @@ def autointerp_saes(config: dict) -> dict[str, list[str]]:
     wanted = spec.get("saes", "all")
     return {model: [s["name"] for s in model_cfg.get("saes", []) if wanted == "all" or s["name"] in wanted]
             if spec.get("enabled") else [] for model, model_cfg in config["models"].items()}
+
+
+def sensitivity_saes(config: dict) -> dict[str, list[str]]:
+    """Model -> the names of its SAEs whose feature sensitivity is measured (none when it is off)."""
+    spec = config.get("sensitivity", {})
+    wanted = spec.get("saes", "all")
+    return {model: [s["name"] for s in model_cfg.get("saes", []) if wanted == "all" or s["name"] in wanted]
+            if spec.get("enabled") else [] for model, model_cfg in config["models"].items()}
+
+
+def interpreted_saes(config: dict) -> dict[str, list[str]]:
+    """Model -> the SAEs that some interpretability stage reads the example windows of."""
+    autointerp, sensitivity = autointerp_saes(config), sensitivity_saes(config)
+    return {model: [s for s in sae_entries(model_cfg) if s in autointerp[model] or s in sensitivity[model]]
+            for model, model_cfg in config["models"].items()}
+
+
+def interpreted_latents(config: dict, model: str, sae: str) -> int:
+    """Latents to sample from ``sae``: as many as the stage that wants most of
+    them asks for (each takes the first of the draw)."""
+    wanted = [config["autointerp"]["latents"] if sae in autointerp_saes(config)[model] else 0,
+              config["sensitivity"]["features"] if sae in sensitivity_saes(config)[model] else 0]
+    return max(wanted)
 
 
 def described_saes(config: dict) -> dict[str, list[str]]:
@@ -203,12 +254,13 @@ def explainer_settings(config: dict) -> dict:
 
 
 def _check_autointerp(config: dict) -> None:
-    spec = config.get("autointerp", {})
-    if not spec.get("enabled"):
+    spec, sensitivity = config.get("autointerp", {}), config.get("sensitivity", {})
+    if not spec.get("enabled") and not sensitivity.get("enabled"):
         return
     known = {s["name"] for model_cfg in config["models"].values() for s in model_cfg.get("saes", [])}
-    for key, names in (("autointerp.saes", spec.get("saes", "all")),
-                       ("autointerp.descriptions.saes", spec.get("descriptions", {}).get("saes", "all"))):
+    for key, names in (("autointerp.saes", spec.get("saes", "all") if spec.get("enabled") else "all"),
+                       ("autointerp.descriptions.saes", spec.get("descriptions", {}).get("saes", "all")),
+                       ("sensitivity.saes", sensitivity.get("saes", "all") if sensitivity.get("enabled") else "all")):
         unknown = sorted(set(names) - known) if names != "all" else []
         if unknown:
             raise ConfigError(f"{key}: {unknown} are not configured SAEs; choose from {sorted(known)}")
@@ -225,7 +277,8 @@ def _check_autointerp(config: dict) -> None:
 JOB_CLASSES = {
     "gpu": ("model_prepare", "activations_extract", "activations_extract_ood", "activations_corpus_text",
             "sae_train", "sae_import", "sae_evaluate", "sae_encode", "sae_encode_ood", "interpret_corpus",
-            "interpret_examples", "autointerp_detection", "autointerp_describe"),
+            "interpret_examples", "autointerp_detection", "autointerp_describe", "sensitivity_generate",
+            "sensitivity_score"),
     "cpu": ("probe_baselines", "probe_sae"),
 }
 RESOURCE_DEFAULTS = {

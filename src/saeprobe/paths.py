@@ -130,6 +130,34 @@ def dataset_analysis_file(model="{model}", sae="{sae}", dataset="{dataset}", ana
 DATASET_ANALYSES = ("descriptions", "ood_pruning", "audit")
 
 
+# Feature sensitivity's files per SAE, named and laid out as the reference's
+# (nathanhu0/sae-sensitivity): the shown windows, the generated samples and
+# queries, both re-scored, and the per-latent result.
+SENSITIVITY_FILES = ("feature_examples", "generated_samples", "generation_queries_with_responses",
+                     "generated_samples_with_activations", "original_examples_with_activations", "feature_stats")
+
+
+def sensitivity_dir(model="{model}", sae="{sae}") -> str:
+    return f"results/{model}/sensitivity/{sae}"
+
+
+def sensitivity_file(name: str, model="{model}", sae="{sae}") -> str:
+    """One of an SAE's ``SENSITIVITY_FILES``, a CSV."""
+    if name not in SENSITIVITY_FILES:
+        raise KeyError(f"{name!r} is not one of the sensitivity files {SENSITIVITY_FILES}")
+    return f"{sensitivity_dir(model, sae)}/{name}.csv"
+
+
+def sensitivity_table(model="{model}", suffix: str = ".parquet") -> str:
+    """Every measured latent of the model's SAEs (``.parquet``, or its ``.csv`` twin)."""
+    return f"results/{model}/tables/sensitivity{suffix}"
+
+
+def sensitivity_scores_table(model="{model}") -> str:
+    """Per SAE: mean and median generated sensitivity, original sensitivity, latents measured."""
+    return f"results/{model}/tables/sensitivity_scores.csv"
+
+
 def llm_cache_dir() -> str:
     """The LLM response cache; not a rule output, so no rerun pays for a reply twice."""
     return "resources/llm_cache"
@@ -202,6 +230,10 @@ _JOB_STEMS = {
     "autointerp_dataset_tables": "{model}/tables/autointerp_datasets",
     "figure_dataset_analysis": "{model}/figures/autointerp_{analysis}",
     "figure_autointerp_scores": "{model}/figures/autointerp_scores",
+    "sensitivity_generate": "{model}/sensitivity/{sae}.generate",
+    "sensitivity_score": "{model}/sensitivity/{sae}.score",
+    "sensitivity_table": "{model}/tables/sensitivity",
+    "figure_sensitivity": "{model}/figures/sensitivity",
     "aggregate_setting": "{model}/tables/{setting}",
     "summary_tables": "{model}/tables/summary",
     "aggregate_sae_metrics": "{model}/tables/sae_metrics",

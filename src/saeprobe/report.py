@@ -169,6 +169,35 @@ def plot_autointerp_scores(latents: pd.DataFrame, path: str | Path, title: str =
         ax.set_title(title or f"Autointerp detection, explained by {explainers}")
 
 
+def plot_sensitivity(latents: pd.DataFrame, path: str | Path, title: str = "") -> None:
+    """Generated sensitivity of each measured latent, a column per SAE coloured
+    by architecture, with the SAE's mean marked and each column's mean
+    original sensitivity (the shown windows re-scored) as a grey tick."""
+    import seaborn as sns
+
+    measured = latents.dropna(subset=["generated_sensitivity"])
+    order = sorted(latents["sae"].unique())
+    with _figure(path) as ax:
+        if len(measured):
+            sns.stripplot(data=measured, x="sae", y="generated_sensitivity", hue="architecture", order=order,
+                          hue_order=sorted(measured["architecture"].unique()), jitter=0.2, alpha=0.7, ax=ax)
+            means = measured.groupby("sae")["generated_sensitivity"].mean().reindex(order)
+            ax.scatter(range(len(order)), means, marker="_", s=800, color="black", zorder=3, label="mean")
+            original = latents.groupby("sae")["original_sensitivity"].mean().reindex(order)
+            ax.scatter(range(len(order)), original, marker="_", s=400, color="grey", zorder=3,
+                       label="mean on the shown windows")
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no latent was measured (no reply held a sample)", ha="center",
+                    transform=ax.transAxes)
+        ax.set_xticks(range(len(order)), order, rotation=20, ha="right", fontsize=8)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("")
+        ax.set_ylabel("fraction of generated texts that fire")
+        explainers = ", ".join(sorted(latents["explainer"].dropna().unique()))
+        ax.set_title(title or f"Feature sensitivity, texts written by {explainers}")
+
+
 def plot_ood_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
     """OOD AUC of the first n latents against n, a line per order (the probes'
     mean-difference order, the explainer's ranking for the shift), a panel per

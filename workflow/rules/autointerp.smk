@@ -12,6 +12,7 @@ rule autointerp_detection:
         paths.detection_scores_file(),
     params:
         explainer=EXPLAINER,
+        latents=config["autointerp"]["latents"],
         seed=config["autointerp"]["seed"],
         # Not an output: replies outlive every rerun, so none is paid for twice.
         cache_dir=paths.llm_cache_dir(),

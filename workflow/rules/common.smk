@@ -11,13 +11,17 @@ from saeprobe.config import (
     check_config,
     described_datasets,
     described_saes,
+    expand_reference_saes,
     explainer_settings,
     extraction_layers,
+    interpreted_latents,
+    interpreted_saes,
     job_resources,
     main_layer,
     probe_settings,
     sae_entries,
     sae_layers,
+    sensitivity_saes,
 )
 from saeprobe.datasets import (
     local_text_source,
@@ -48,7 +52,7 @@ if DRIVES_THIS_DIRECTORY:
 
 onstart:
     # The Claude explainer's key, before any job rather than at the first call.
-    if any(AUTOINTERP_SAES.values()) and EXPLAINER["provider"] == "claude":
+    if ASKS_AN_LLM and EXPLAINER["provider"] == "claude":
         check_api_key()
     # Slurm jobs submitted from here by a killed driver would run twice.
     if DRIVES_THIS_DIRECTORY and not workflow.local_exec:
@@ -59,6 +63,7 @@ onstart:
 
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=True)
+expand_reference_saes(config)
 check_config(config)
 
 DATASETS = resolve_sources(
@@ -98,16 +103,20 @@ SETTING_FIGURES = {SETTINGS[s].figure.name: s for s in PROBE_SETTINGS if SETTING
 TABLE_FIGURE_SETTINGS = {figure: s for s, spec in SETTINGS.items() for figure in spec.table_figures}
 # Datasets with an OOD test set: the reference's eight, when selected.
 OOD_DATASETS = [d for d in PROBED_DATASETS if d in reference_ood_files()] if USES_REFERENCE else []
-# Autointerp: the SAEs it interprets, per model, and who explains them.
+# Autointerp and sensitivity: the SAEs each reads, per model, the SAEs whose
+# example windows are drawn for either, and who explains them.
 AUTOINTERP_SAES = autointerp_saes(config)
+SENSITIVITY_SAES = sensitivity_saes(config)
+INTERPRETED_SAES = interpreted_saes(config)
 INTERPRET_CORPUS = config["autointerp"]["corpus"]
 DESCRIBED_SAES = described_saes(config)
 DESCRIBED_DATASETS = described_datasets(config, DATASETS, PROBED_DATASETS)
 EXPLAINER = explainer_settings(config)
-if any(AUTOINTERP_SAES.values()):
+ASKS_AN_LLM = any(AUTOINTERP_SAES.values()) or any(SENSITIVITY_SAES.values())
+if ASKS_AN_LLM:
     if EXPLAINER["provider"] == "claude" and workflow.is_main_process and not os.environ.get(KEY_VARIABLE):
         # A dry run calls nothing, so it may be planned without the key; a real run stops at onstart.
-        logger.warning(f"{KEY_VARIABLE} is not set: the autointerp jobs need it")
+        logger.warning(f"{KEY_VARIABLE} is not set: the autointerp and sensitivity jobs need it")
     if EXPLAINER["provider"] == "offline":
         _facts = known_model_facts(MODELS[EXPLAINER["model"]]["source"], paths.model_dir(EXPLAINER["model"]))
         if _facts is not None and not _facts["chat_template"]:
@@ -245,6 +254,9 @@ def all_results_targets():
         if AUTOINTERP_SAES[model]:
             targets += [paths.autointerp_table(model), paths.autointerp_scores_table(model),
                         paths.figure(model, "autointerp_scores")]
+        if SENSITIVITY_SAES[model]:
+            targets += [paths.sensitivity_table(model), paths.sensitivity_table(model, ".csv"),
+                        paths.sensitivity_scores_table(model), paths.figure(model, "sensitivity")]
         if DESCRIBED_SAES[model] and DESCRIBED_DATASETS:
             for analysis in paths.DATASET_ANALYSES:
                 targets += [paths.dataset_analysis_table(model, analysis),

@@ -1,5 +1,6 @@
-# The shared inputs of the interpretability stages: a token corpus with its
-# activations, and each interpreted SAE's example windows over it.
+# The shared inputs of the interpretability stages (autointerp, sensitivity):
+# a token corpus with its activations, and each interpreted SAE's example
+# windows over it.
 
 
 rule interpret_corpus:
@@ -12,7 +13,7 @@ rule interpret_corpus:
         directory(paths.interpretation_corpus_dir()),
     params:
         corpus=INTERPRET_CORPUS,
-        layers=lambda wc: sorted({SAES[wc.model][sae]["layer"] for sae in AUTOINTERP_SAES[wc.model]}),
+        layers=lambda wc: sorted({SAES[wc.model][sae]["layer"] for sae in INTERPRETED_SAES[wc.model]}),
         model=model_params,
         seed=config["autointerp"]["seed"],
     threads: job_threads("interpret_corpus")
@@ -37,7 +38,7 @@ rule interpret_examples:
         paths.latent_examples_file(),
     params:
         layer=lambda wc: SAES[wc.model][wc.sae]["layer"],
-        latents=config["autointerp"]["latents"],
+        latents=lambda wc: interpreted_latents(config, wc.model, wc.sae),
         seed=config["autointerp"]["seed"],
     threads: job_threads("interpret_examples")
     resources:

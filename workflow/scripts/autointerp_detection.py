@@ -12,7 +12,9 @@ log = job_logger(snakemake.log[0], snakemake.threads)
 settings = snakemake.params.explainer
 offline = checkpoint_dir(snakemake.input.explainer_model[0]) if snakemake.input.explainer_model else None
 explainer = build_explainer(settings, snakemake.params.cache_dir, offline)
-scores = score_latents(pd.read_parquet(snakemake.input.examples), explainer, snakemake.params.seed)
+examples = pd.read_parquet(snakemake.input.examples)
+examples = examples[examples["draw"] < snakemake.params.latents]  # the first of the draw; sensitivity may want more
+scores = score_latents(examples, explainer, snakemake.params.seed)
 scores.insert(0, "sae", snakemake.wildcards.sae)
 write_table(snakemake.output[0], scores)
 log.info("%s: %d latents, %d scored, mean detection accuracy %.3f; %s", snakemake.wildcards.sae, len(scores),

@@ -8,7 +8,7 @@ import pandas as pd
 from saeprobe.activations import ResidualExtractor
 from saeprobe.atomic import atomic_dir, write_json
 from saeprobe.datasets import read_corpus_texts
-from saeprobe.interpret.corpus import PROBE_PROMPTS, token_rows
+from saeprobe.interpret.corpus import PROBE_PROMPTS, row_start_token, token_rows
 from saeprobe.logs import job_logger
 from saeprobe.models import checkpoint_dir, load_model
 from saeprobe.paths import activation_file_name, corpus_tokens_file_name
@@ -26,9 +26,8 @@ else:  # the probed datasets' training prompts, never their test prompts
 random.Random(snakemake.params.seed).shuffle(documents)  # rows mix the datasets
 
 model, tokenizer = load_model(checkpoint_dir(snakemake.input.model), settings["dtype"])
-bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
 ids = tokenizer(documents, add_special_tokens=False)["input_ids"]
-rows = token_rows(ids, spec["context"], spec["rows"], bos, tokenizer.eos_token_id)
+rows = token_rows(ids, spec["context"], spec["rows"], row_start_token(tokenizer), tokenizer.eos_token_id)
 extractor = ResidualExtractor(model, tokenizer, snakemake.params.layers, batch_size=settings["batch_size"])
 activations = extractor.token_row_activations(rows)
 with atomic_dir(snakemake.output[0]) as staging:

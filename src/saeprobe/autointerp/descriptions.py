@@ -103,7 +103,7 @@ def dataset_latent_analyses(X, labels, texts, explainer, *, top_latents: int = 8
     """
     import pandas as pd
 
-    from saeprobe.autointerp.prompts import description_request, ranking_request
+    from saeprobe.llm.prompts import description_request, ranking_request
     from saeprobe.probes import rank_latents
     from saeprobe.splits import normal_split, ood_train_rows
 

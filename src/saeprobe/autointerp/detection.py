@@ -81,7 +81,7 @@ def score_latents(examples, explainer, seed: int):
     shuffled, given only the explanation: one row per latent, ``score``
     the detection accuracy (NaN, with ``skipped`` saying why, where the
     latent has too few windows or the reply names no sequence numbers)."""
-    from saeprobe.autointerp.prompts import detection_request, explanation_request
+    from saeprobe.llm.prompts import detection_request, explanation_request
 
     latents = {int(latent): frame for latent, frame in examples.groupby("latent")}
     trials = {latent: _latent_trial(frame, seed) for latent, frame in latents.items()}

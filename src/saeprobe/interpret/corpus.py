@@ -27,3 +27,13 @@ def token_rows(documents: list[list[int]], ctx: int, n_rows: int, bos_id: int, e
 def special_token_ids(tokenizer) -> set[int]:
     """BOS, EOS and PAD of ``tokenizer``: positions that are never examples."""
     return {i for i in (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id) if i is not None}
+
+
+def row_start_token(tokenizer) -> int:
+    """The token that opens every row: BOS, or EOS for a tokenizer without one."""
+    return tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+
+
+def padding_token(tokenizer) -> int:
+    """The token that right-pads a row: PAD, or EOS for a tokenizer without one."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

@@ -24,7 +24,7 @@ from saeprobe.interpret.windows import (
 
 N_TOP, N_IW, N_RANDOM = 12, 7, 10
 """Windows per latent (SAEBench: 10 + 2 top and 5 + 2 IW for explaining and scoring, 10 random controls)."""
-EXAMPLE_COLUMNS = ["latent", "firings", "kind", "rank", "row", "centre", "token_ids", "tokens", "acts"]
+EXAMPLE_COLUMNS = ["latent", "draw", "firings", "kind", "rank", "row", "centre", "token_ids", "tokens", "acts"]
 
 
 def _encoded_batches(sae, acts: np.ndarray, special: np.ndarray, batch_rows: int):
@@ -57,16 +57,20 @@ def latent_activations(sae, acts: np.ndarray, special: np.ndarray, latents: list
 
 
 def sample_latents(firings: np.ndarray, n: int, seed: int) -> list[int]:
-    """A seeded sample of ``n`` alive latents (all of them where fewer are alive), ascending."""
+    """A seeded sample of ``n`` alive latents (all of them where fewer are
+    alive), in the order drawn: the first ``m`` of it are the sample of ``m``,
+    so analyses that want fewer latents share theirs with those that want more."""
     alive = alive_latents(firings).tolist()
-    return sorted(random.Random(seed).sample(alive, min(n, len(alive))))
+    random.Random(seed).shuffle(alive)
+    return alive[:n]
 
 
-def latent_examples(latent: int, firings: int, acts: np.ndarray, token_ids: np.ndarray, token_text,
+def latent_examples(latent: int, draw: int, firings: int, acts: np.ndarray, token_ids: np.ndarray, token_text,
                     rng: np.random.Generator) -> pd.DataFrame:
-    """The windows of one latent (``acts`` ``[rows, ctx]``): ``N_TOP`` top,
-    ``N_IW`` importance-weighted (none where nothing below the weakest top
-    window fires) and ``N_RANDOM`` random. ``token_text`` maps an id to its text."""
+    """The windows of one latent (``acts`` ``[rows, ctx]``), the ``draw``-th
+    of the sample: ``N_TOP`` top, ``N_IW`` importance-weighted (none where
+    nothing below the weakest top window fires) and ``N_RANDOM`` random.
+    ``token_text`` maps an id to its text."""
     top = top_windows(acts, N_TOP)
     kinds = {"top": top}
     if len(top):
@@ -79,7 +83,7 @@ def latent_examples(latent: int, firings: int, acts: np.ndarray, token_ids: np.n
         ids, window_acts = windows.take(token_ids), windows.take(acts)
         for rank in range(len(windows)):
             records.append({
-                "latent": latent, "firings": firings, "kind": kind, "rank": rank, "row": int(windows.rows[rank]),
+                "latent": latent, "draw": draw, "firings": firings, "kind": kind, "rank": rank, "row": int(windows.rows[rank]),
                 "centre": int(windows.centres[rank]), "token_ids": ids[rank].tolist(),
                 "tokens": [token_text(t) for t in ids[rank].tolist()],
                 "acts": window_acts[rank].astype(np.float32).tolist(),
@@ -98,6 +102,6 @@ def sae_examples(sae, acts: np.ndarray, token_ids: np.ndarray, special_ids: set[
     chosen = sample_latents(firings, n_latents, seed)
     chosen_acts = latent_activations(sae, acts, special, chosen)
     rng = np.random.default_rng(seed)
-    frames = [latent_examples(latent, int(firings[latent]), chosen_acts[i], token_ids, token_text, rng)
+    frames = [latent_examples(latent, i, int(firings[latent]), chosen_acts[i], token_ids, token_text, rng)
               for i, latent in enumerate(chosen)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXAMPLE_COLUMNS)

@@ -1,5 +1,6 @@
-"""The autointerp prompts, in our own words, following SAEBench's structure
-(``../shared/reference/analysis-methods.md`` §4.3-4.4): what each shows, the
+"""Every prompt the pipeline puts to an LLM, in our own words, following each
+reference's structure (``../shared/reference/analysis-methods.md``: SAEBench
+§4.3-4.4, kurexi/SAEs §6.5, sae-sensitivity §2.3): what each shows, the
 reply format, the budget. A change of wording gets a new version: the
 version is part of every cache key, so old replies are never reused for it."""
 
@@ -89,3 +90,36 @@ def ranking_request(task: str, shift: str, candidates: list[tuple[int, str]]) ->
             f"\"ranking\" lists the candidates' numbers, most relevant first, for example {example}.")
     return LLMRequest(system=RANKING_SYSTEM, user=user, max_tokens=200, prompt=RANKING_VERSION,
                       reply_characters='{}[]":, 0123456789rankig')
+
+
+# -- sae-sensitivity's generation of new texts that should make a latent fire (analysis-methods.md §2.3).
+GENERATION_VERSION = "generation@1"
+SAMPLE_SEPARATOR = "<SAMPLE_SEPARATOR/>"
+SAMPLES_PER_CALL = 10
+"""Samples kept per generation reply; the prompt asks for one more."""
+
+GENERATION_SYSTEM = """You are a careful researcher who studies one feature of a language model, a unit that \
+responds to some of the tokens of a text. Your task is to write new texts on which this feature responds strongly.
+
+You will see texts on which the feature responds. Each token on which it responds is wrapped in double braces, \
+each token in its own pair: {{like}}{{this}}. A text with no braces is one on which the feature does not respond.
+
+Keep two things in mind: the feature responds token by token, and whether it responds to a token can depend only \
+on that token and the ones before it."""
+
+
+def generation_request(examples: list[str], max_tokens: int) -> LLMRequest:
+    """Ask for new texts like the marked ``examples`` (strongest first): one
+    more than ``SAMPLES_PER_CALL``, as the reference asks, since a reply may drop one."""
+    asked, separator = SAMPLES_PER_CALL + 1, SAMPLE_SEPARATOR
+    shown = f"\n{separator}\n".join(examples)
+    user = (f"Study what the examples below share and where they differ, then write new samples on which the "
+            f"feature responds strongly. Taken together, your samples should keep whatever all the examples "
+            f"have in common, vary as much as the examples vary and along the same lines, add no line of "
+            f"variation the examples do not show, and hold no two near-identical samples.\n\n"
+            f"Write exactly {asked} new samples, with {separator} between each two.\n\n"
+            f"A feature may carry meaning, grammar, an abstraction, named entities, or formatting such as line "
+            f"breaks, punctuation, citations or special characters: keep whichever of these the examples show.\n\n"
+            f"Do not number the samples or make a list of them; just put {separator} between each two.\n\n"
+            f"Here are the {len(examples)} examples, with {separator} between each two:\n\n{shown}")
+    return LLMRequest(system=GENERATION_SYSTEM, user=user, max_tokens=max_tokens, prompt=GENERATION_VERSION)

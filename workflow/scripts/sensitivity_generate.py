@@ -1,0 +1,24 @@
+"""Show the explainer each sampled latent's windows and have it write new texts of the same kind."""
+
+import pandas as pd
+
+from saeprobe.atomic import write_table
+from saeprobe.llm.explainer import build_explainer
+from saeprobe.logs import job_logger
+from saeprobe.models import checkpoint_dir
+from saeprobe.sensitivity.generation import feature_examples, generate_samples
+
+log = job_logger(snakemake.log[0], snakemake.threads)
+examples = pd.read_parquet(snakemake.input.examples)
+examples = examples[examples["draw"] < snakemake.params.features]  # the first of the draw; autointerp's are among them
+shown = feature_examples(examples, snakemake.params.seed)
+offline = checkpoint_dir(snakemake.input.explainer_model[0]) if snakemake.input.explainer_model else None
+explainer = build_explainer(snakemake.params.explainer, snakemake.params.cache_dir, offline)
+samples, queries = generate_samples(shown, explainer, snakemake.params.reply_tokens, snakemake.wildcards.sae,
+                                    snakemake.params.eval_name)
+write_table(snakemake.output.examples, shown)
+write_table(snakemake.output.samples, samples)
+write_table(snakemake.output.queries, queries)
+log.info("%s: %d of %d sampled latents shown, %d samples written (%d replies held none); %s",
+         snakemake.wildcards.sae, shown["feature_index"].nunique(), examples["latent"].nunique(), len(samples),
+         int((queries["status"] == "Failed").sum()), explainer.stats)
