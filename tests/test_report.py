@@ -33,3 +33,22 @@ def test_a_figure_with_confidence_bands_is_drawn_the_same_twice(tmp_path, normal
     plot(normal_table, tmp_path / "second.png")
     first, second = imread(tmp_path / "first.png"), imread(tmp_path / "second.png")
     assert first.shape == second.shape and np.array_equal(first, second)
+
+
+@pytest.mark.parametrize("plot, value", [("plot_autointerp_scores", "score"),
+                                         ("plot_sensitivity", "generated_sensitivity")])
+def test_latent_scores_are_drawn_by_sae_the_same_twice(tmp_path, plot, value):
+    import saeprobe.report
+
+    rng = np.random.default_rng(1)
+    latents = pd.DataFrame({"sae": np.repeat(["topk", "relu"], 5), "architecture": np.repeat(["topk", "relu"], 5),
+                            value: rng.uniform(0, 1, 10), "original_sensitivity": rng.uniform(0.5, 1, 10),
+                            "explainer": "offline:smollm2-135m"})
+    latents.loc[3, value] = np.nan  # a latent without a score is left out, not drawn at 0
+    draw = getattr(saeprobe.report, plot)
+    draw(latents, tmp_path / "first.png", model="m")
+    draw(latents, tmp_path / "second.png", model="m")
+    first, second = imread(tmp_path / "first.png"), imread(tmp_path / "second.png")
+    assert first.shape == second.shape and np.array_equal(first, second)
+    draw(latents.assign(**{value: np.nan}), tmp_path / "empty.png")  # nothing to draw: a note, not a crash
+    assert (tmp_path / "empty.png").stat().st_size > 5_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from saeprobe.atomic import atomic_path
@@ -144,58 +145,65 @@ def plot_fve_vs_l0(table: pd.DataFrame, path: str | Path, title: str = "") -> No
         ax.set_title(title or "SAE quality on held-out activations")
 
 
-def plot_autointerp_scores(latents: pd.DataFrame, path: str | Path, title: str = "") -> None:
-    """Detection accuracy of each scored latent, a column per SAE coloured by
-    architecture, with the SAE's mean (its autointerp_score) marked."""
+def _latents_by_sae(latents: pd.DataFrame, value: str, path: str | Path, ylabel: str, title: str, empty: str,
+                    extra_means: dict[str, str] | None = None) -> None:
+    """A latent-level score ``value`` as a strip per SAE coloured by
+    architecture, the SAE's mean as a black tick (and each column of
+    ``extra_means``, label -> column, as a grey one); ``empty`` is said
+    where no latent has a value."""
     import seaborn as sns
 
-    scored = latents.dropna(subset=["score"])
+    valued = latents.dropna(subset=[value])
     order = sorted(latents["sae"].unique())
     with _figure(path) as ax:
-        if len(scored):
-            sns.stripplot(data=scored, x="sae", y="score", hue="architecture", order=order,
-                          hue_order=sorted(scored["architecture"].unique()), jitter=0.2, alpha=0.7, ax=ax)
-            means = scored.groupby("sae")["score"].mean().reindex(order)
+        if len(valued):
+            # Seeded jitter (seaborn's stripplot draws from the global RNG): the same table, the same pixels.
+            x = valued["sae"].map({sae: i for i, sae in enumerate(order)}).to_numpy()
+            x = x + np.random.default_rng(0).uniform(-0.2, 0.2, len(valued))
+            architectures = sorted(valued["architecture"].unique())
+            for architecture, colour in zip(architectures, sns.color_palette(n_colors=len(architectures))):
+                mine = (valued["architecture"] == architecture).to_numpy()
+                ax.scatter(x[mine], valued[value].to_numpy()[mine], color=colour, alpha=0.7, s=25,
+                           label=architecture)
+            means = valued.groupby("sae")[value].mean().reindex(order)
             ax.scatter(range(len(order)), means, marker="_", s=800, color="black", zorder=3, label="mean")
+            for label, column in (extra_means or {}).items():
+                ax.scatter(range(len(order)), latents.groupby("sae")[column].mean().reindex(order), marker="_",
+                           s=400, color="grey", zorder=3, label=label)
             ax.legend(fontsize=8)
         else:
-            ax.text(0.5, 0.5, "no latent could be scored (see the table's 'skipped')", ha="center",
-                    transform=ax.transAxes)
-        ax.set_xticks(range(len(order)), order, rotation=20, ha="right", fontsize=8)
-        ax.set_ylim(0, 1.05)
-        ax.set_xlabel("")
-        ax.set_ylabel("detection accuracy (14 windows)")
-        explainers = ", ".join(sorted(latents["explainer"].dropna().unique()))
-        ax.set_title(title or f"Autointerp detection, explained by {explainers}")
-
-
-def plot_sensitivity(latents: pd.DataFrame, path: str | Path, title: str = "") -> None:
-    """Generated sensitivity of each measured latent, a column per SAE coloured
-    by architecture, with the SAE's mean marked and each column's mean
-    original sensitivity (the shown windows re-scored) as a grey tick."""
-    import seaborn as sns
-
-    measured = latents.dropna(subset=["generated_sensitivity"])
-    order = sorted(latents["sae"].unique())
-    with _figure(path) as ax:
-        if len(measured):
-            sns.stripplot(data=measured, x="sae", y="generated_sensitivity", hue="architecture", order=order,
-                          hue_order=sorted(measured["architecture"].unique()), jitter=0.2, alpha=0.7, ax=ax)
-            means = measured.groupby("sae")["generated_sensitivity"].mean().reindex(order)
-            ax.scatter(range(len(order)), means, marker="_", s=800, color="black", zorder=3, label="mean")
-            original = latents.groupby("sae")["original_sensitivity"].mean().reindex(order)
-            ax.scatter(range(len(order)), original, marker="_", s=400, color="grey", zorder=3,
-                       label="mean on the shown windows")
-            ax.legend(fontsize=8)
-        else:
-            ax.text(0.5, 0.5, "no latent was measured (no reply held a sample)", ha="center",
-                    transform=ax.transAxes)
+            ax.text(0.5, 0.5, empty, ha="center", transform=ax.transAxes)
         ax.set_xticks(range(len(order)), order, rotation=20, ha="right", fontsize=8)
         ax.set_ylim(-0.05, 1.05)
         ax.set_xlabel("")
-        ax.set_ylabel("fraction of generated texts that fire")
-        explainers = ", ".join(sorted(latents["explainer"].dropna().unique()))
-        ax.set_title(title or f"Feature sensitivity, texts written by {explainers}")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+
+
+def _titled(model: str, what: str) -> str:
+    return f"{model}: {what}" if model else what[0].upper() + what[1:]
+
+
+def _explainers(latents: pd.DataFrame) -> str:
+    return ", ".join(sorted(latents["explainer"].dropna().unique()))
+
+
+def plot_autointerp_scores(latents: pd.DataFrame, path: str | Path, model: str = "") -> None:
+    """Detection accuracy of each scored latent, a column per SAE coloured by
+    architecture, with the SAE's mean (its autointerp_score) marked."""
+    _latents_by_sae(latents, "score", path, "detection accuracy (14 windows)",
+                    _titled(model, f"autointerp detection, explained by {_explainers(latents)}"),
+                    "no latent could be scored (see the table's 'skipped')")
+
+
+def plot_sensitivity(latents: pd.DataFrame, path: str | Path, model: str = "") -> None:
+    """Generated sensitivity of each measured latent, a column per SAE coloured
+    by architecture, with the SAE's mean marked and its mean original
+    sensitivity (the shown windows re-scored) as a grey tick."""
+    _latents_by_sae(latents, "generated_sensitivity", path, "fraction of generated texts that fire",
+                    _titled(model, f"feature sensitivity, texts written by {_explainers(latents)}"),
+                    "no latent was measured (no reply held a sample)",
+                    {"mean on the shown windows": "original_sensitivity"})
 
 
 def plot_ood_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
@@ -229,8 +237,9 @@ def plot_described_latents(table: pd.DataFrame, path: str | Path, title: str = "
 
     with _figure(path, size=(max(5, 1.2 * table["dataset"].nunique() + 3), 4.5)) as ax:
         if len(table):
+            # No jitter: seaborn draws it from the global RNG, and the same table should give the same pixels.
             sns.stripplot(data=table, x="dataset", y="test_auc", hue="role", hue_order=["top", "best_single"],
-                          order=sorted(table["dataset"].unique()), dodge=True, jitter=0.1, ax=ax)
+                          order=sorted(table["dataset"].unique()), dodge=True, jitter=False, ax=ax)
             ax.tick_params(axis="x", rotation=20, labelsize=8)
         ax.set_ylim(0.4, 1.02)
         ax.set_xlabel("")

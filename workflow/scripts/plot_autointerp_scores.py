@@ -7,7 +7,5 @@ from saeprobe.report import plot_autointerp_scores
 
 log = job_logger(snakemake.log[0])
 latents = pd.read_parquet(snakemake.input[0])
-explainers = ", ".join(sorted(latents["explainer"].dropna().unique()))
-plot_autointerp_scores(latents, snakemake.output[0],
-                       title=f"{snakemake.wildcards.model}: autointerp detection, explained by {explainers}")
+plot_autointerp_scores(latents, snakemake.output[0], model=snakemake.wildcards.model)
 log.info("plotted %d latents of %d SAEs", len(latents), latents["sae"].nunique())
