@@ -94,7 +94,8 @@ def test_description_and_ranking_requests():
     assert describe.max_tokens == 150 and "Latent 12." in describe.user and "  [3.142] text one" in describe.user
     rank = ranking_request("is the person a politician", "the prompts' wording is changed",
                            [(5, "names of senators"), (9, "capital letters")])
-    assert rank.max_tokens == 200 and "  2. (latent 9) capital letters" in rank.user
+    assert rank.max_tokens == 24 and "  2. (latent 9) capital letters" in rank.user  # room for 2 numbers and more
+    assert ranking_request("t", "s", [(i, "d") for i in range(100)]).max_tokens == 200  # kurexi's cap
     assert '{"ranking": [2, 1]}' in rank.user and "the prompts' wording is changed" in rank.user
 
 

@@ -174,6 +174,7 @@ def _latents_by_sae(latents: pd.DataFrame, value: str, path: str | Path, ylabel:
         else:
             ax.text(0.5, 0.5, empty, ha="center", transform=ax.transAxes)
         ax.set_xticks(range(len(order)), order, rotation=20, ha="right", fontsize=8)
+        ax.set_xlim(-0.5, len(order) - 0.5)
         ax.set_ylim(-0.05, 1.05)
         ax.set_xlabel("")
         ax.set_ylabel(ylabel)

@@ -88,8 +88,10 @@ def ranking_request(task: str, shift: str, candidates: list[tuple[int, str]]) ->
     user = (f"Task: {task}\nDistribution shift: {shift}\n\nCandidate features:\n{listed}\n\n"
             f"Rank them from most to least relevant. Reply with a JSON object and nothing else: its one key "
             f"\"ranking\" lists the candidates' numbers, most relevant first, for example {example}.")
-    return LLMRequest(system=RANKING_SYSTEM, user=user, max_tokens=200, prompt=RANKING_VERSION,
-                      reply_characters='{}[]":, 0123456789rankig')
+    # kurexi's budget is 200 tokens; a well-formed reply needs a few per candidate, and the
+    # offline explainer, which rarely closes the object, would spend all 200.
+    return LLMRequest(system=RANKING_SYSTEM, user=user, max_tokens=min(200, 16 + 4 * len(candidates)),
+                      prompt=RANKING_VERSION, reply_characters='{}[]":, 0123456789rankig')
 
 
 # -- sae-sensitivity's generation of new texts that should make a latent fire (analysis-methods.md §2.3).
