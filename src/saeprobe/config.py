@@ -180,23 +180,25 @@ def check_config(config: dict) -> None:
     datasets = config["datasets"]
     if not datasets.get("reference") and not datasets.get("user_csv_dir"):
         raise ConfigError("datasets: set 'reference' (a list of names or \"all\") or 'user_csv_dir'")
-    _check_autointerp(config)
+    _check_interpretability(config)
+
+
+def _stage_saes(config: dict, section: str) -> dict[str, list[str]]:
+    """Model -> the names of its SAEs that the stage ``section`` reads (none when it is off)."""
+    spec = config.get(section, {})
+    wanted = spec.get("saes", "all")
+    return {model: [s["name"] for s in model_cfg.get("saes", []) if wanted == "all" or s["name"] in wanted]
+            if spec.get("enabled") else [] for model, model_cfg in config["models"].items()}
 
 
 def autointerp_saes(config: dict) -> dict[str, list[str]]:
     """Model -> the names of its SAEs that autointerp interprets (none when it is off)."""
-    spec = config.get("autointerp", {})
-    wanted = spec.get("saes", "all")
-    return {model: [s["name"] for s in model_cfg.get("saes", []) if wanted == "all" or s["name"] in wanted]
-            if spec.get("enabled") else [] for model, model_cfg in config["models"].items()}
+    return _stage_saes(config, "autointerp")
 
 
 def sensitivity_saes(config: dict) -> dict[str, list[str]]:
     """Model -> the names of its SAEs whose feature sensitivity is measured (none when it is off)."""
-    spec = config.get("sensitivity", {})
-    wanted = spec.get("saes", "all")
-    return {model: [s["name"] for s in model_cfg.get("saes", []) if wanted == "all" or s["name"] in wanted]
-            if spec.get("enabled") else [] for model, model_cfg in config["models"].items()}
+    return _stage_saes(config, "sensitivity")
 
 
 def interpreted_saes(config: dict) -> dict[str, list[str]]:
@@ -253,7 +255,7 @@ def explainer_settings(config: dict) -> dict:
             **given, "provider": provider, "model": model}
 
 
-def _check_autointerp(config: dict) -> None:
+def _check_interpretability(config: dict) -> None:
     spec, sensitivity = config.get("autointerp", {}), config.get("sensitivity", {})
     if not spec.get("enabled") and not sensitivity.get("enabled"):
         return

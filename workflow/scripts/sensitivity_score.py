@@ -7,32 +7,25 @@ import pandas as pd
 
 from saeprobe.activations import ResidualExtractor
 from saeprobe.atomic import write_table
-from saeprobe.interpret.corpus import padding_token, row_start_token
 from saeprobe.logs import job_logger
 from saeprobe.models import checkpoint_dir, load_model
 from saeprobe.saes import load_sae
-from saeprobe.sensitivity.scoring import clean_text, feature_stats, scored_texts, text_activations, text_rows
+from saeprobe.sensitivity.scoring import feature_stats, rescore
 
 log = job_logger(snakemake.log[0], snakemake.threads)
 settings, layer = snakemake.params.model, snakemake.params.layer
 model, tokenizer = load_model(checkpoint_dir(snakemake.input.model), settings["dtype"])
 sae = load_sae(Path(snakemake.input.sae).parent).eval()
 extractor = ResidualExtractor(model, tokenizer, [layer], batch_size=settings["batch_size"])
-masked = {row_start_token(tokenizer), padding_token(tokenizer)}
-
-
-def rescored(frame: pd.DataFrame, text_column: str) -> pd.DataFrame:
-    rows, lengths = text_rows(tokenizer, [clean_text(t) for t in frame[text_column]])
-    acts = text_activations(extractor, sae, layer, rows, lengths, frame["feature_index"].to_numpy(), masked)
-    return scored_texts(frame, text_column, rows, lengths, acts)
-
-
-generated = rescored(pd.read_csv(snakemake.input.samples, keep_default_na=False), "text")
-original = rescored(pd.read_csv(snakemake.input.examples, keep_default_na=False), "Sequence")
+samples = pd.read_csv(snakemake.input.samples, keep_default_na=False)
+shown = pd.read_csv(snakemake.input.examples, keep_default_na=False)
+generated = rescore(samples, "text", tokenizer, extractor, sae, layer)
+original = rescore(shown, "Sequence", tokenizer, extractor, sae, layer)
 stats = feature_stats(generated, original)
 write_table(snakemake.output.generated, generated)
 write_table(snakemake.output.original, original)
 write_table(snakemake.output.stats, stats)
 log.info("%s: %d generated and %d original texts re-scored; mean sensitivity %.3f generated, %.3f original",
-         snakemake.wildcards.sae, len(generated), len(original), np.nanmean(stats["generated_sensitivity"])
-         if len(stats) else float("nan"), np.nanmean(stats["original_sensitivity"]) if len(stats) else float("nan"))
+         snakemake.wildcards.sae, len(generated), len(original),
+         np.nanmean(stats["generated_sensitivity"]) if len(stats) else float("nan"),
+         np.nanmean(stats["original_sensitivity"]) if len(stats) else float("nan"))

@@ -95,6 +95,17 @@ def scored_texts(frame: pd.DataFrame, text_column: str, rows: np.ndarray, length
     return out
 
 
+def rescore(frame: pd.DataFrame, text_column: str, tokenizer, extractor, sae, layer: int) -> pd.DataFrame:
+    """``frame`` (a ``feature_index`` and a text per row) scored as the
+    reference scores texts: each text alone, BOS first, on its own latent."""
+    from saeprobe.interpret.corpus import padding_token, row_start_token
+
+    rows, lengths = text_rows(tokenizer, [clean_text(t) for t in frame[text_column]])
+    masked = {row_start_token(tokenizer), padding_token(tokenizer)}
+    acts = text_activations(extractor, sae, layer, rows, lengths, frame["feature_index"].to_numpy(), masked)
+    return scored_texts(frame, text_column, rows, lengths, acts)
+
+
 def feature_stats(generated: pd.DataFrame, original: pd.DataFrame) -> pd.DataFrame:
     """Per latent: the fraction of its generated texts and of its shown
     windows that fire, outer-joined (a latent whose reply held no sample has
