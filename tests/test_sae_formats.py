@@ -220,6 +220,71 @@ def test_dictionary_learning_gated(tmp_path, x):
     check(load_pretrained(tmp_path / "ae"), x, expected, dec_w.T, dec_b)
 
 
+# -- AI4LIFE-GROUP/temporal-saes (dictionary_learning fork), trainers/temporal_sequence_top_k.py:
+# the trainer's ``config`` property under "trainer" (plus the buffer's), the SAE's state_dict in ae.pt
+def write_temporal_saes(folder, state, width, dict_class="TemporalMatryoshkaBatchTopKSAE", **trainer):
+    folder.mkdir()
+    torch.save(state, folder / "ae.pt")
+    config = {"trainer": {"trainer_class": dict_class.replace("SAE", "Trainer"), "dict_class": dict_class,
+                          "activation_dim": D_IN, "dict_size": width, "k": K, "temporal": True,
+                          "threshold_beta": 0.999, "threshold_start_step": 1000, "layer": 12,
+                          "lm_name": "google/gemma-2-2b", "device": "cuda:0", **trainer},
+              "buffer": {"d_submodule": D_IN, "io": "out", "n_ctxs": 1000, "ctx_len": 128}}
+    (folder / "config.json").write_text(json.dumps(config, indent=4))
+
+
+def temporal_matryoshka_state(width, group_sizes, threshold):
+    """TemporalMatryoshkaBatchTopKSAE's buffers (k int32, threshold and group_sizes) and
+    nn.Parameters: W_enc [activation_dim, dict_size], W_dec [dict_size, activation_dim]."""
+    return {"k": torch.tensor(K, dtype=torch.int), "threshold": torch.tensor(threshold),
+            "group_sizes": torch.tensor(group_sizes), "W_enc": rand(D_IN, width), "b_enc": rand(width),
+            "W_dec": rand(width, D_IN), "b_dec": rand(D_IN)}
+
+
+def test_temporal_matryoshka_encodes_with_its_threshold(tmp_path, x):
+    threshold = 0.15
+    state = temporal_matryoshka_state(WIDTH, [2, 8], threshold)
+    # Two latents that ignore x: one exactly at the threshold (the fork keeps only f > θ), one above it.
+    state["W_enc"][:, :2] = 0.0
+    state["b_enc"][:2] = torch.tensor([threshold, threshold + 0.25])
+    write_temporal_saes(tmp_path / "tsae", state, WIDTH, group_fractions=[0.2, 0.8], group_weights=[0.2, 0.8],
+                        group_sizes=[2, 8])
+    sae = load_pretrained(tmp_path / "tsae").eval()
+    assert sae.architecture == "matryoshka_batchtopk" and (sae.d_in, sae.width, sae.k) == (D_IN, WIDTH, K)
+    assert sae.group_sizes == [2, 8]
+    # The fork's encode(use_threshold=True): ReLU((x - b_dec) W_enc + b_enc), kept where > threshold.
+    acts = F.relu((x - state["b_dec"]) @ state["W_enc"] + state["b_enc"])
+    expected = acts * (acts > threshold)
+    assert (expected[:, 0] == 0).all() and (expected[:, 1] == threshold + 0.25).all()
+    check(sae, x, expected, state["W_dec"], state["b_dec"])
+
+
+def test_temporal_matryoshka_groups_at_the_released_width(tmp_path):
+    from saeprobe.sae_facts import checkpoint_d_in
+
+    # The hub's gemma-2-2b T-SAE: 16384 latents, group_fractions [0.2, 0.8] -> int(0.2 * 16384) = 3276 first.
+    width, sizes = 16384, [3276, 16384 - 3276]
+    write_temporal_saes(tmp_path / "tsae", temporal_matryoshka_state(width, sizes, 0.1), width,
+                        group_fractions=[0.2, 0.8], group_sizes=sizes)
+    assert checkpoint_d_in(tmp_path / "tsae") == D_IN
+    sae = load_pretrained(tmp_path / "tsae")
+    assert sae.group_sizes == sizes and sae.group_ends == [3276, width]
+    assert sae.group_fractions == pytest.approx([3276 / width, 13108 / width])
+
+
+@pytest.mark.parametrize("dict_class", ["BatchTopKSAE", "TemporalBatchTopKSAE"])  # what its trainer writes / the class
+def test_temporal_batchtopk(tmp_path, x, dict_class):
+    # TemporalBatchTopKSAE keeps BatchTopKSAE's nn.Linear layout: encoder.weight [dict_size, activation_dim].
+    enc_w, enc_b, dec_w, b_dec = rand(WIDTH, D_IN), rand(WIDTH), rand(D_IN, WIDTH), rand(D_IN)
+    write_temporal_saes(tmp_path / "tsae", {
+        "k": torch.tensor(K, dtype=torch.int), "threshold": torch.tensor(0.2), "decoder.weight": dec_w,
+        "encoder.weight": enc_w, "encoder.bias": enc_b, "b_dec": b_dec}, WIDTH, dict_class=dict_class)
+    sae = load_pretrained(tmp_path / "tsae").eval()
+    assert sae.architecture == "batchtopk" and sae.k == K
+    acts = F.relu((x - b_dec) @ enc_w.T + enc_b)
+    check(sae, x, acts * (acts > 0.2), dec_w.T, b_dec)
+
+
 # -- Gemma Scope: params.npz of a JumpReLU SAE, no input centring
 def test_gemma_scope(tmp_path, x):
     W_enc, b_enc, W_dec, b_dec = rand(D_IN, WIDTH), rand(WIDTH), rand(WIDTH, D_IN), rand(D_IN)

@@ -189,7 +189,8 @@ def save_saelens(sae: SparseAutoencoder, folder: str | Path, metadata: dict | No
 
 def read_dictionary_learning(folder: Path) -> Checkpoint:
     """``ae.pt`` (a state_dict) + ``config.json`` (``trainer.dict_class``), as saved
-    by dictionary_learning's trainers (see its ``utils.load_dictionary``)."""
+    by dictionary_learning's trainers (see its ``utils.load_dictionary``) and by
+    its fork AI4LIFE-GROUP/temporal-saes."""
     trainer = read_json(folder / "config.json")["trainer"]
     cls_name = trainer["dict_class"]
     sd = {k: v.float() for k, v in torch.load(folder / "ae.pt", map_location="cpu", weights_only=True).items()}
@@ -202,12 +203,15 @@ def read_dictionary_learning(folder: Path) -> Checkpoint:
     if cls_name == "AutoEncoderNew":  # April update; no centring
         return Checkpoint("relu_april", sd["encoder.weight"], sd["encoder.bias"], sd["decoder.weight"].T,
                           sd["decoder.bias"], False)
-    if cls_name in ("AutoEncoderTopK", "BatchTopKSAE"):
+    # AI4LIFE-GROUP/temporal-saes (a dictionary_learning fork) saves its Temporal* SAEs
+    # with the same keys and inference encoding as the plain classes; the temporal
+    # term only shapes training. (Its TemporalBatchTopKTrainer even writes "BatchTopKSAE".)
+    if cls_name in ("AutoEncoderTopK", "BatchTopKSAE", "TemporalBatchTopKSAE"):
         ours = "topk" if cls_name == "AutoEncoderTopK" else "batchtopk"
         extra = {"threshold": sd["threshold"]} if ours == "batchtopk" else {}
         return Checkpoint(ours, sd["encoder.weight"], sd["encoder.bias"], sd["decoder.weight"].T, sd["b_dec"], True,
                           extra=extra, hyperparameters={"k": int(trainer.get("k", sd["k"].item()))})
-    if cls_name == "MatryoshkaBatchTopKSAE":
+    if cls_name in ("MatryoshkaBatchTopKSAE", "TemporalMatryoshkaBatchTopKSAE"):
         sizes = sd["group_sizes"].tolist()
         return Checkpoint("matryoshka_batchtopk", sd["W_enc"].T, sd["b_enc"], sd["W_dec"], sd["b_dec"], True,
                           extra={"threshold": sd["threshold"]},
