@@ -189,16 +189,19 @@ class ResidualExtractor:
         return {layer: np.concatenate(v) for layer, v in out.items()}
 
 
-def drop_norm_outliers(vectors: np.ndarray, max_ratio: float = 10.0) -> np.ndarray:
-    """Drop rows whose norm exceeds ``max_ratio`` x the median norm.
+def norm_outliers(vectors: np.ndarray, max_ratio: float = 10.0) -> np.ndarray:
+    """Which vectors (``[..., d]``) have a norm above ``max_ratio`` x the median norm.
 
     After position 0 is gone, ~0.02% of SmolLM2's residual rows still hold
     most of the variance (README); left in, they dominate SAE training.
     """
-    if len(vectors) == 0:
-        return vectors
-    norms = np.linalg.norm(vectors, axis=1)
-    return vectors[norms <= max_ratio * np.median(norms)]
+    norms = np.linalg.norm(vectors, axis=-1)
+    return norms > max_ratio * np.median(norms) if norms.size else np.zeros(norms.shape, bool)
+
+
+def drop_norm_outliers(vectors: np.ndarray, max_ratio: float = 10.0) -> np.ndarray:
+    """The rows of ``vectors`` that are not ``norm_outliers`` (a token corpus, whose order does not matter)."""
+    return vectors[~norm_outliers(vectors, max_ratio)]
 
 
 def write_activation_folder(folder: str | Path, last_token: dict[int, np.ndarray],
