@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from saeprobe.sensitivity.scoring import SEPARATOR, masked_max_activations, parse_samples, sensitivity
+from saeprobe.interpret.windows import mask_special_tokens
+from saeprobe.sensitivity.scoring import SEPARATOR, parse_samples, sensitivity
 
 
 def reply(n, separator=SEPARATOR):
@@ -24,7 +25,8 @@ def test_samples_without_separators_split_on_blank_lines():
 def test_bos_and_pad_positions_never_count():
     tokens = np.array([[1, 7, 8, 0], [1, 9, 0, 0]])  # BOS 1, PAD 0
     acts = np.array([[5.0, 0.0, 0.3, 9.0], [5.0, 0.0, 4.0, 4.0]])
-    assert masked_max_activations(acts, tokens, {0, 1}).tolist() == [0.3, 0.0]
+    # text_activations masks so; scored_texts takes each text's maximum (a masked position counts as 0).
+    assert mask_special_tokens(acts, tokens, {0, 1}).max(axis=1, initial=0.0).tolist() == [0.3, 0.0]
 
 
 def test_sensitivity_is_the_fraction_of_texts_that_fire():

@@ -260,9 +260,13 @@ def _check_interpretability(config: dict) -> None:
     if not spec.get("enabled") and not sensitivity.get("enabled"):
         return
     known = {s["name"] for model_cfg in config["models"].values() for s in model_cfg.get("saes", [])}
-    for key, names in (("autointerp.saes", spec.get("saes", "all") if spec.get("enabled") else "all"),
-                       ("autointerp.descriptions.saes", spec.get("descriptions", {}).get("saes", "all")),
-                       ("sensitivity.saes", sensitivity.get("saes", "all") if sensitivity.get("enabled") else "all")):
+    named = []
+    if spec.get("enabled"):
+        named += [("autointerp.saes", spec.get("saes", "all")),
+                  ("autointerp.descriptions.saes", spec.get("descriptions", {}).get("saes", "all"))]
+    if sensitivity.get("enabled"):
+        named.append(("sensitivity.saes", sensitivity.get("saes", "all")))
+    for key, names in named:
         unknown = sorted(set(names) - known) if names != "all" else []
         if unknown:
             raise ConfigError(f"{key}: {unknown} are not configured SAEs; choose from {sorted(known)}")

@@ -7,12 +7,10 @@ from saeprobe.autointerp.descriptions import OOD_TASKS, dataset_latent_analyses
 from saeprobe.encoding import load_latents
 from saeprobe.llm.explainer import build_explainer
 from saeprobe.logs import job_logger
-from saeprobe.models import checkpoint_dir
 
 log = job_logger(snakemake.log[0], snakemake.threads)
 spec, dataset = snakemake.params.spec, snakemake.wildcards.dataset
-offline = checkpoint_dir(snakemake.input.explainer_model[0]) if snakemake.input.explainer_model else None
-explainer = build_explainer(snakemake.params.explainer, snakemake.params.cache_dir, offline)
+explainer = build_explainer(snakemake.params.explainer, snakemake.params.cache_dir, snakemake.input.explainer_model)
 rows = pd.read_parquet(snakemake.input.dataset, columns=["text", "label"])
 ood = None
 if "ood_latents" in snakemake.input.keys():

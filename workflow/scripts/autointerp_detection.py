@@ -4,16 +4,15 @@ import pandas as pd
 
 from saeprobe.atomic import write_table
 from saeprobe.autointerp.detection import score_latents
+from saeprobe.interpret.examples import first_drawn
 from saeprobe.llm.explainer import build_explainer
 from saeprobe.logs import job_logger
-from saeprobe.models import checkpoint_dir
 
 log = job_logger(snakemake.log[0], snakemake.threads)
 settings = snakemake.params.explainer
-offline = checkpoint_dir(snakemake.input.explainer_model[0]) if snakemake.input.explainer_model else None
-explainer = build_explainer(settings, snakemake.params.cache_dir, offline)
+explainer = build_explainer(settings, snakemake.params.cache_dir, snakemake.input.explainer_model)
 examples = pd.read_parquet(snakemake.input.examples)
-examples = examples[examples["draw"] < snakemake.params.latents]  # the first of the draw; sensitivity may want more
+examples = first_drawn(examples, snakemake.params.latents)  # sensitivity may want more
 scores = score_latents(examples, explainer, snakemake.params.seed)
 scores.insert(0, "sae", snakemake.wildcards.sae)
 write_table(snakemake.output[0], scores)

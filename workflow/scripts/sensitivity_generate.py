@@ -3,17 +3,16 @@
 import pandas as pd
 
 from saeprobe.atomic import write_table
+from saeprobe.interpret.examples import first_drawn
 from saeprobe.llm.explainer import build_explainer
 from saeprobe.logs import job_logger
-from saeprobe.models import checkpoint_dir
 from saeprobe.sensitivity.generation import feature_examples, generate_samples
 
 log = job_logger(snakemake.log[0], snakemake.threads)
 examples = pd.read_parquet(snakemake.input.examples)
-examples = examples[examples["draw"] < snakemake.params.features]  # the first of the draw; autointerp's are among them
+examples = first_drawn(examples, snakemake.params.features)  # autointerp's latents are among them
 shown = feature_examples(examples, snakemake.params.seed)
-offline = checkpoint_dir(snakemake.input.explainer_model[0]) if snakemake.input.explainer_model else None
-explainer = build_explainer(snakemake.params.explainer, snakemake.params.cache_dir, offline)
+explainer = build_explainer(snakemake.params.explainer, snakemake.params.cache_dir, snakemake.input.explainer_model)
 samples, queries = generate_samples(shown, explainer, snakemake.params.reply_tokens, snakemake.wildcards.sae,
                                     snakemake.params.eval_name)
 write_table(snakemake.output.examples, shown)

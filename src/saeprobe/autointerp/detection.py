@@ -50,9 +50,10 @@ def _latent_trial(latent_examples, seed: int) -> dict | str:
     """The explanation windows and detection sequences of one latent, or why it cannot be scored."""
     from saeprobe.interpret.windows import active_threshold
 
+    from saeprobe.interpret.examples import split_windows
+
     latent = int(latent_examples["latent"].iloc[0])
-    by_kind = {kind: frame.sort_values("rank") for kind, frame in latent_examples.groupby("kind")}
-    top, iw, controls = (by_kind.get(kind, latent_examples.iloc[:0]) for kind in ("top", "iw", "random"))
+    top, iw, controls = split_windows(latent_examples)
     if len(top) <= SCORED_TOP or len(iw) <= SCORED_IW:
         return (f"{len(top)} top and {len(iw)} importance-weighted windows; more than {SCORED_TOP} and "
                 f"{SCORED_IW} are needed (a larger corpus gives them)")

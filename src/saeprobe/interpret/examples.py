@@ -65,6 +65,16 @@ def sample_latents(firings: np.ndarray, n: int, seed: int) -> list[int]:
     return alive[:n]
 
 
+def first_drawn(examples: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The windows of the first ``n`` latents of the draw (``sample_latents``)."""
+    return examples[examples["draw"] < n]
+
+
+def split_windows(windows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One latent's top, importance-weighted and random windows, each in rank order (empty where it has none)."""
+    return tuple(windows[windows["kind"] == kind].sort_values("rank") for kind in ("top", "iw", "random"))
+
+
 def latent_examples(latent: int, draw: int, firings: int, acts: np.ndarray, token_ids: np.ndarray, token_text,
                     rng: np.random.Generator) -> pd.DataFrame:
     """The windows of one latent (``acts`` ``[rows, ctx]``), the ``draw``-th

@@ -58,14 +58,17 @@ class Explainer:
         return replies
 
 
-def build_explainer(settings: dict, cache_dir, offline_checkpoint=None) -> Explainer:
+def build_explainer(settings: dict, cache_dir, offline_model=()) -> Explainer:
     """The explainer of ``saeprobe.config.explainer_settings``: Claude, or the
-    offline model at ``offline_checkpoint`` (a loadable checkpoint folder)."""
+    offline model whose prepared folder (``prepare_model``'s) is the one
+    item of ``offline_model``, as the LLM rules pass it (empty for Claude)."""
     from saeprobe.llm.providers import ClaudeProvider, OfflineProvider
 
     if settings["provider"] == "claude":
         provider = ClaudeProvider(settings["model"], timeout_s=settings["timeout_s"],
                                   max_retries=settings["max_retries"])
     else:
-        provider = OfflineProvider(offline_checkpoint, name=settings["model"])
+        from saeprobe.models import checkpoint_dir
+
+        provider = OfflineProvider(checkpoint_dir(offline_model[0]), name=settings["model"])
     return Explainer(provider, ResponseCache(cache_dir), settings["max_concurrency"])

@@ -26,12 +26,12 @@ def feature_examples(examples: pd.DataFrame, seed: int) -> pd.DataFrame:
     latent's strongest top-window activation marked. A latent whose top
     windows never fire is left out, as the reference leaves it out; one
     with no IW windows is shown its top windows only."""
+    from saeprobe.interpret.examples import split_windows
     from saeprobe.interpret.windows import active_threshold, render
 
     records = []
     for latent, windows in examples.groupby("latent"):
-        top = windows[windows["kind"] == "top"].sort_values("rank")
-        iw = windows[windows["kind"] == "iw"].sort_values("rank")
+        top, iw, _ = split_windows(windows)
         top_acts = np.concatenate([np.asarray(a) for a in top["acts"]]) if len(top) else np.zeros(0)
         if not len(top_acts) or top_acts.max() <= FIRES:
             continue

@@ -28,13 +28,6 @@ def parse_samples(reply: str, expected: int = SAMPLES_PER_CALL) -> list[str]:
     return samples[:expected] if abs(len(samples) - expected) <= 1 else samples
 
 
-def masked_max_activations(acts: np.ndarray, tokens: np.ndarray, masked_ids) -> np.ndarray:
-    """Per text, the latent's maximum activation over its tokens, BOS and PAD
-    positions left out (``acts`` and ``tokens`` are ``[texts, positions]``;
-    SAE latents are non-negative, so a masked position counts as 0)."""
-    return mask_special_tokens(acts, tokens, masked_ids).max(axis=1, initial=0.0)
-
-
 def sensitivity(max_activations: np.ndarray) -> float:
     """The fraction of texts on which the latent fires; NaN for no texts."""
     values = np.asarray(max_activations, float)
