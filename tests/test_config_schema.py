@@ -11,7 +11,7 @@ from saeprobe.saes import ARCHITECTURES
 from saeprobe.training import TrainConfig
 from workflow_helpers import REPO
 
-SPEC_KEYS = {"name", "layer", "architecture", "width"}
+SPEC_KEYS = {"name", "layer", "architecture", "width", "corpus"}
 
 
 def schema_keys_by_architecture() -> dict[str, set[str]]:
@@ -128,6 +128,48 @@ def test_interpreted_latents_are_as_many_as_the_stage_that_wants_most():
     assert [interpreted_latents(config, "m", s) for s in "abc"] == [20, 50, 50]
     config["sensitivity"]["enabled"] = False
     assert interpreted_saes(config) == {"m": ["a", "b"]}
+
+
+def temporal_config(**temporal):
+    saes = [{"name": "t", "layer": 5, "architecture": "temporal_matryoshka_batchtopk", "width": 64, "k": 4},
+            {"name": "s", "layer": 3, "architecture": "topk", "width": 64, "k": 4, "corpus": "sequences"},
+            {"name": "m", "layer": 7, "architecture": "matryoshka_batchtopk", "width": 64, "k": 4}]
+    return {"models": {"lm": {"layers": [3], "saes": saes}}, "temporal": {"enabled": True, **temporal},
+            "datasets": {"reference": ["x"]}}
+
+
+def test_what_each_sae_trains_on_and_which_layers_the_sequence_corpus_holds():
+    from saeprobe.config import sequence_corpus_layers, sequence_trained_saes, training_corpus
+
+    config = temporal_config(saes=["m"])
+    assert [training_corpus(e) for e in config["models"]["lm"]["saes"]] == ["sequences", "sequences", "tokens"]
+    assert sequence_trained_saes(config) == {"lm": ["t", "s"]}
+    assert sequence_corpus_layers(config, "lm") == [3, 5, 7]  # trained on it, or measured over it
+    config["temporal"]["enabled"] = False
+    assert sequence_corpus_layers(config, "lm") == [3, 5]
+
+
+@pytest.mark.parametrize("change, named", [
+    (lambda c: c["models"]["lm"]["saes"][0].update(corpus="tokens"), r"saes\[t\].corpus: .* trains on pairs"),
+    (lambda c: c["temporal"].update(saes=["nope"]), r"temporal.saes: \['nope'\] are not configured SAEs"),
+    (lambda c: c.update(probes={"saes": ["t", "gone"]}), r"probes.saes: \['gone'\] are not configured SAEs"),
+])
+def test_temporal_config_errors_name_the_key(change, named):
+    from saeprobe.config import ConfigError, check_config
+
+    config = temporal_config()
+    change(config)
+    with pytest.raises(ConfigError, match=named):
+        check_config(config)
+
+
+def test_probed_saes_default_to_all():
+    from saeprobe.config import probed_saes
+
+    config = temporal_config()
+    assert probed_saes(config) == {"lm": ["t", "s", "m"]}
+    config["probes"] = {"saes": ["m"]}
+    assert probed_saes(config) == {"lm": ["m"]}
 
 
 def test_job_resources_merge_rule_over_class_over_defaults():

@@ -226,7 +226,7 @@ def write_temporal_saes(folder, state, width, dict_class="TemporalMatryoshkaBatc
     folder.mkdir()
     torch.save(state, folder / "ae.pt")
     config = {"trainer": {"trainer_class": dict_class.replace("SAE", "Trainer"), "dict_class": dict_class,
-                          "activation_dim": D_IN, "dict_size": width, "k": K, "temporal": True,
+                          "activation_dim": D_IN, "dict_size": width, "k": K, "temporal": "r",
                           "threshold_beta": 0.999, "threshold_start_step": 1000, "layer": 12,
                           "lm_name": "google/gemma-2-2b", "device": "cuda:0", **trainer},
               "buffer": {"d_submodule": D_IN, "io": "out", "n_ctxs": 1000, "ctx_len": 128}}
@@ -250,7 +250,7 @@ def test_temporal_matryoshka_encodes_with_its_threshold(tmp_path, x):
     write_temporal_saes(tmp_path / "tsae", state, WIDTH, group_fractions=[0.2, 0.8], group_weights=[0.2, 0.8],
                         group_sizes=[2, 8])
     sae = load_pretrained(tmp_path / "tsae").eval()
-    assert sae.architecture == "matryoshka_batchtopk" and (sae.d_in, sae.width, sae.k) == (D_IN, WIDTH, K)
+    assert sae.architecture == "temporal_matryoshka_batchtopk" and (sae.d_in, sae.width, sae.k) == (D_IN, WIDTH, K)
     assert sae.group_sizes == [2, 8]
     # The fork's encode(use_threshold=True): ReLU((x - b_dec) W_enc + b_enc), kept where > threshold.
     acts = F.relu((x - state["b_dec"]) @ state["W_enc"] + state["b_enc"])

@@ -174,3 +174,37 @@ def test_mean_metrics():
         mean_metrics([])
     with pytest.raises(ValueError):
         mean_metrics([{"a": 1.0}, {"b": 1.0}])
+
+
+def test_an_sae_is_measured_on_its_groups_where_it_has_them():
+    from saeprobe.saes import MatryoshkaBatchTopKSAE, TemporalMatryoshkaBatchTopKSAE, TopKSAE
+    from saeprobe.temporal.smoothness import sae_groups
+
+    assert sae_groups(TopKSAE(d_in=4, width=10, k=2)) == {"tot": slice(None)}
+    assert sae_groups(TemporalMatryoshkaBatchTopKSAE(d_in=4, width=10, k=2)) == {
+        "tot": slice(None), "h": slice(0, 2), "l": slice(2, 10)}
+    # Low-level is every group after the first.
+    five = MatryoshkaBatchTopKSAE(d_in=4, width=64, k=2)
+    assert sae_groups(five)["l"] == slice(2, 64)
+
+
+def test_sae_smoothness_by_hand_on_identity_codes():
+    import torch
+
+    from saeprobe.saes import TemporalMatryoshkaBatchTopKSAE
+    from saeprobe.temporal.smoothness import sae_smoothness
+
+    sae = TemporalMatryoshkaBatchTopKSAE(d_in=4, width=4, k=2, group_fractions=[0.5, 0.5]).eval()
+    with torch.no_grad():
+        sae.W_enc.copy_(torch.eye(4)); sae.W_dec.copy_(torch.eye(4))
+        sae.b_enc.zero_(); sae.b_dec.zero_(); sae.threshold.fill_(0.0)
+    step = np.concatenate([np.tile([1.0, 0, 0, 0], (4, 1)), np.tile([3.0, 0, 0, 0], (4, 1))])  # latent 0: high
+    alternating = np.zeros((8, 4))
+    alternating[:, 2] = [1.0, 3.0] * 4  # latent 2: low
+    metrics = sae_smoothness(sae, np.stack([step, alternating]).astype(np.float32))
+    # Identity codes: TV 2 (high) on the step, 7 x 2 (low) on the alternation; averaged over the two.
+    assert metrics["smoothness_tv_h"] == pytest.approx(1.0) and metrics["smoothness_tv_l"] == pytest.approx(7.0)
+    assert metrics["sequence_l0"] == 1.0
+    # Each group reconstructs its own sequence exactly and none of the other's.
+    assert metrics["frac_variance_explained_high"] == pytest.approx(0.5)
+    assert metrics["frac_variance_explained_low"] == pytest.approx(0.5)

@@ -7,54 +7,46 @@ import pytest
 import torch
 
 from saeprobe.temporal.loss import similarity_weighted_l1, symmetric_info_nce, temporal_term
-from saeprobe.temporal.pairs import PAIR_MODES, sample_pairs
-
-LENGTHS = np.array([4, 1, 3])
-
-
-def _as_tuples(row, t, t_prev):
-    return list(zip(row.tolist(), t.tolist(), t_prev.tolist()))
-
+from saeprobe.temporal.pairs import PAIR_MODES, draw_pairs
 
 def test_adjacent_pairs_are_exact():
-    pairs = _as_tuples(*sample_pairs(LENGTHS, "p", np.random.default_rng(0)))
-    # row 1 has a single token, so no position t >= 1 and no pair
-    assert pairs == [(0, 1, 0), (0, 2, 1), (0, 3, 2), (2, 1, 0), (2, 2, 1)]
+    row, t, t_prev = draw_pairs(3, 5, 500, "p", np.random.default_rng(0))
+    assert (t_prev == t - 1).all() and ((t >= 1) & (t <= 4)).all() and set(row) == {0, 1, 2}
 
 
-def test_random_pairs_stay_before_t_on_the_adjacent_positions():
-    row_r, t_r, prev_r = sample_pairs(LENGTHS, "r", np.random.default_rng(1))
-    row_p, t_p, _ = sample_pairs(LENGTHS, "p", np.random.default_rng(1))
-    np.testing.assert_array_equal(row_r, row_p)
-    np.testing.assert_array_equal(t_r, t_p)
-    assert ((prev_r >= 0) & (prev_r <= t_r - 1)).all()
+def test_random_pairs_stay_before_t():
+    row, t, t_prev = draw_pairs(3, 5, 500, "r", np.random.default_rng(1))
+    assert ((t_prev >= 0) & (t_prev <= t - 1)).all() and ((t >= 1) & (t <= 4)).all()
+    assert (t_prev < t - 1).any()  # not only the adjacent token
 
 
-def test_random_pairs_are_reproducible_with_a_seed():
-    first = sample_pairs(LENGTHS, "r", np.random.default_rng(7))
-    second = sample_pairs(LENGTHS, "r", np.random.default_rng(7))
+@pytest.mark.parametrize("mode", PAIR_MODES)
+def test_pairs_are_reproducible_with_a_seed(mode):
+    first = draw_pairs(4, 16, 100, mode, np.random.default_rng(7))
+    second = draw_pairs(4, 16, 100, mode, np.random.default_rng(7))
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
 
 
-def test_random_pairs_cover_every_earlier_position():
-    rng = np.random.default_rng(3)
-    draws = [sample_pairs(np.array([16]), "r", rng)[2][-1] for _ in range(2000)]  # t = 15
+def test_random_pairs_cover_every_earlier_position_uniformly():
+    row, t, t_prev = draw_pairs(1, 16, 60_000, "r", np.random.default_rng(3))
+    draws = t_prev[t == 15]  # ~4000 draws of t = 15
     assert set(draws) == set(range(15))
-    # uniform: each of 15 values ~133 times; a generous band still catches a skewed sampler
     counts = np.bincount(draws, minlength=15)
-    assert counts.min() > 80 and counts.max() < 200
+    # uniform: each of 15 values ~267 times; a generous band still catches a skewed sampler
+    assert counts.min() > 180 and counts.max() < 360
+    assert set(np.bincount(t)[1:] > 3000) == {True}  # t uniform over 1..15 too
 
 
-@pytest.mark.parametrize("mode", PAIR_MODES)
-def test_single_token_rows_give_no_pairs(mode):
-    row, t, t_prev = sample_pairs(np.array([1, 0, 1]), mode, np.random.default_rng(0))
-    assert row.size == t.size == t_prev.size == 0
+@pytest.mark.parametrize("rows, length", [(0, 5), (3, 1)])
+def test_rows_without_a_pair_are_rejected(rows, length):
+    with pytest.raises(ValueError, match="pairs need at least one row of two tokens"):
+        draw_pairs(rows, length, 10, "r", np.random.default_rng(0))
 
 
 def test_unknown_pair_mode_is_rejected():
     with pytest.raises(ValueError, match=r"'q'.*'r'.*'p'"):
-        sample_pairs(LENGTHS, "q", np.random.default_rng(0))
+        draw_pairs(3, 5, 10, "q", np.random.default_rng(0))
 
 
 def test_similarity_weighted_l1_by_hand():

@@ -33,6 +33,8 @@ class SaeSpec:
     hyperparameters: dict
     """Architecture-specific constructor arguments (``k``, ``l1_coefficient``, ...)."""
     train: "TrainConfig"
+    corpus: str = "tokens"
+    """What it trains on: ``tokens`` (the token corpus) or ``sequences`` (the sequence corpus)."""
 
     def build(self, d_in: int) -> "SparseAutoencoder":
         from saeprobe.saes import ARCHITECTURES
@@ -48,10 +50,47 @@ def sae_spec(entry: dict) -> SaeSpec:
     train_keys = {f.name for f in fields(TrainConfig)}
     train = TrainConfig(**{k: v for k, v in entry.items() if k in train_keys})
     hyper = {k: v for k, v in entry.items() if k not in train_keys | _SPEC_KEYS}
-    return SaeSpec(entry["name"], entry["layer"], entry["architecture"], entry["width"], hyper, train)
+    return SaeSpec(entry["name"], entry["layer"], entry["architecture"], entry["width"], hyper, train,
+                   training_corpus(entry))
 
 
-_SPEC_KEYS = {"name", "layer", "architecture", "width"}
+_SPEC_KEYS = {"name", "layer", "architecture", "width", "corpus"}
+
+SEQUENCE_ARCHITECTURES = ("temporal_matryoshka_batchtopk",)
+"""The architectures that train on pairs of a sequence (their class's
+``trains_on_pairs``; tests/test_config_schema.py keeps the two in step), named
+here because the Snakefile reads it without importing torch."""
+
+
+def training_corpus(entry: dict) -> str:
+    """``tokens`` or ``sequences``: what the SAE entry trains on."""
+    default = "sequences" if entry["architecture"] in SEQUENCE_ARCHITECTURES else "tokens"
+    return entry.get("corpus", default)
+
+
+def sequence_trained_saes(config: dict) -> dict[str, list[str]]:
+    """Model -> its trained SAEs that train on the sequence corpus."""
+    return {model: [s["name"] for s in model_cfg.get("saes", [])
+                    if "pretrained" not in s and training_corpus(s) == "sequences"]
+            for model, model_cfg in config["models"].items()}
+
+
+def probed_saes(config: dict) -> dict[str, list[str]]:
+    """Model -> the names of its SAEs whose latents the probe stage fits."""
+    return _stage_saes({**config, "probes": {"enabled": True, **config.get("probes", {})}}, "probes")
+
+
+def temporal_saes(config: dict) -> dict[str, list[str]]:
+    """Model -> the SAEs the temporal analyses measure (none when they are off)."""
+    return _stage_saes(config, "temporal")
+
+
+def sequence_corpus_layers(config: dict, model: str) -> list[int]:
+    """The layers the model's sequence corpus holds: those of the SAEs that
+    train on it or are measured over it (none: no corpus is built)."""
+    entries = sae_entries(config["models"][model])
+    names = set(sequence_trained_saes(config)[model]) | set(temporal_saes(config)[model])
+    return sorted({entries[name]["layer"] for name in names})
 
 
 def sae_entries(model_cfg: dict) -> dict[str, dict]:
@@ -169,6 +208,9 @@ def check_config(config: dict) -> None:
                 raise ConfigError(
                     f"models.{model}.saes[{entry['name']}]: k ({entry['k']}) exceeds width ({entry['width']})"
                 )
+            if entry.get("architecture") in SEQUENCE_ARCHITECTURES and training_corpus(entry) != "sequences":
+                raise ConfigError(f"models.{model}.saes[{entry['name']}].corpus: a {entry['architecture']} SAE "
+                                  "trains on pairs of a sequence; set corpus: sequences or leave it out")
     for name, entry in probe_settings(config).items():
         error = entry["grid"] is not None and setting(name).grid_error(entry["grid"])
         if error:
@@ -257,9 +299,15 @@ def explainer_settings(config: dict) -> dict:
 
 def _check_interpretability(config: dict) -> None:
     spec, sensitivity = config.get("autointerp", {}), config.get("sensitivity", {})
+    known = {s["name"] for model_cfg in config["models"].values() for s in model_cfg.get("saes", [])}
+    temporal = config.get("temporal", {})
+    for key, names in (("probes.saes", config.get("probes", {}).get("saes", "all")),
+                       ("temporal.saes", temporal.get("saes", "all") if temporal.get("enabled") else "all")):
+        unknown = sorted(set(names) - known) if names != "all" else []
+        if unknown:
+            raise ConfigError(f"{key}: {unknown} are not configured SAEs; choose from {sorted(known)}")
     if not spec.get("enabled") and not sensitivity.get("enabled"):
         return
-    known = {s["name"] for model_cfg in config["models"].values() for s in model_cfg.get("saes", [])}
     named = []
     if spec.get("enabled"):
         named += [("autointerp.saes", spec.get("saes", "all")),
@@ -284,8 +332,8 @@ JOB_CLASSES = {
     "gpu": ("model_prepare", "activations_extract", "activations_extract_ood", "activations_corpus_text",
             "sae_train", "sae_import", "sae_evaluate", "sae_encode", "sae_encode_ood", "interpret_corpus",
             "interpret_examples", "autointerp_detection", "autointerp_describe", "sensitivity_generate",
-            "sensitivity_score"),
-    "cpu": ("probe_baselines", "probe_sae"),
+            "sensitivity_score", "sequence_corpus", "temporal_smoothness", "chunk_probe", "temporal_alignment"),
+    "cpu": ("probe_baselines", "probe_sae", "part_of_speech", "temporal_tsne"),
 }
 RESOURCE_DEFAULTS = {
     "gpu": {"gres": "gpu:1", "threads": 4, "mem_mb": 32000, "runtime": 60, "slurm_partition": None},

@@ -350,13 +350,7 @@ def read_corpus_texts(source: str | Path) -> list[str]:
     dataset, ``hf://datasets/<owner>/<name>/<file>`` (downloaded once into the
     hub cache). Blank entries are skipped."""
     source = str(source)
-    if source.startswith(HUB_DATASET_PREFIX):
-        path = _download_dataset_file(source)
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise DatasetError(f"corpus source {path} not found; give a file, an hf://datasets/... file, "
-                               f"or the stage's prompt source")
+    path = source_file(source)
     kind = "".join(path.suffixes[-2:]) if path.suffix in (".zst", ".gz") else path.suffix
     compression = {".zst": "zstd", ".gz": "gzip"}.get(path.suffix)
     if kind.startswith(".txt"):
@@ -387,6 +381,18 @@ def _read_text(path: Path, compression: str | None) -> str:
         with open(path, "rb") as fh:
             return zstandard.ZstdDecompressor().stream_reader(fh).read().decode("utf-8")
     return path.read_text(encoding="utf-8")
+
+
+def source_file(source: str | Path) -> Path:
+    """The local file of a source: the file itself, or a hub dataset file
+    (``hf://datasets/<owner>/<name>/<file>``) downloaded once into the hub cache."""
+    source = str(source)
+    if source.startswith(HUB_DATASET_PREFIX):
+        return _download_dataset_file(source)
+    path = Path(source)
+    if not path.is_file():
+        raise DatasetError(f"{path} not found; give a file, an hf://datasets/... file, or the stage's prompt source")
+    return path
 
 
 def _download_dataset_file(source: str) -> Path:

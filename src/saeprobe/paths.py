@@ -62,6 +62,36 @@ def corpus_file_name(layer="{layer}") -> str:
     return f"corpus_layer_{layer}.npy"
 
 
+# The sequence corpus of temporal SAEs: rows of consecutive tokens, BOS left out.
+SEQUENCE_SPLITS = ("train", "heldout")
+
+
+def sequence_shard_dir(model="{model}", split="{split}", shard="{shard}") -> str:
+    """One shard of the sequence corpus's ``split`` (``SEQUENCE_SPLITS``):
+    per layer ``sequence_file_name`` and ``sequence_valid_file_name``, plus
+    ``corpus_tokens_file_name`` and ``sequence_rows_file_name``."""
+    if split not in SEQUENCE_SPLITS and split != "{split}":
+        raise KeyError(f"{split!r} is not one of the sequence corpus's splits {SEQUENCE_SPLITS}")
+    if isinstance(shard, int):
+        shard = f"{shard:03d}"
+    return f"results/{model}/sequences/{split}/shard_{shard}"
+
+
+def sequence_file_name(layer="{layer}") -> str:
+    """In a sequence shard: ``[rows, length, d_model]`` activations after block ``layer`` (float32)."""
+    return f"sequences_layer_{layer}.npy"
+
+
+def sequence_valid_file_name(layer="{layer}") -> str:
+    """In a sequence shard: ``[rows, length]``, false at the norm outliers of ``sequence_file_name``."""
+    return f"valid_layer_{layer}.npy"
+
+
+def sequence_rows_file_name() -> str:
+    """In a sequence shard: per row, the source of its first token (a dataset, or a document index)."""
+    return "rows.parquet"
+
+
 def sae_dir(model="{model}", sae="{sae}") -> str:
     return f"results/{model}/saes/{sae}"
 
@@ -158,6 +188,51 @@ def sensitivity_scores_table(model="{model}") -> str:
     return f"results/{model}/tables/sensitivity_scores.csv"
 
 
+def part_of_speech_table(suffix: str = ".parquet") -> str:
+    """The part of speech of each probed prompt's last token; its ``.json`` twin names the tagger, or why none ran."""
+    return f"results/part_of_speech{suffix}"
+
+
+def temporal_dir(model="{model}", sae="{sae}") -> str:
+    """The temporal analyses of one SAE."""
+    return f"results/{model}/temporal/{sae}"
+
+
+def smoothness_file(model="{model}", sae="{sae}") -> str:
+    """The SAE's smoothness metrics over the held-out sequences (JSON)."""
+    return f"{temporal_dir(model, sae)}/smoothness.json"
+
+
+RESIDUAL = "residual"
+"""Chunk probing's baseline representation: the residual stream itself."""
+
+
+def chunk_probe_file(model="{model}", representation="{representation}") -> str:
+    """Chunk-probing accuracies of an SAE's chunks, or of the residual (``RESIDUAL``)."""
+    return f"results/{model}/temporal/{representation}/chunk_probing.parquet"
+
+
+def tsne_file(model="{model}", sae="{sae}") -> str:
+    """The t-SNE map of the SAE's codes: a row per point with its domain, part of speech or document."""
+    return f"{temporal_dir(model, sae)}/tsne.parquet"
+
+
+def alignment_file(model="{model}", sae="{sae}", suffix: str = ".csv") -> str:
+    """The alignment study's ranked high-level features (``.csv``), or its length summary (``.json``)."""
+    return f"{temporal_dir(model, sae)}/alignment{suffix}"
+
+
+def temporal_table(name: str, model="{model}") -> str:
+    """One of ``TEMPORAL_TABLES`` across the measured SAEs (CSV); smoothness
+    and chunk probing have a figure of the same name."""
+    if name not in TEMPORAL_TABLES:
+        raise KeyError(f"{name!r} is not one of the temporal tables {TEMPORAL_TABLES}")
+    return f"results/{model}/tables/{name}.csv"
+
+
+TEMPORAL_TABLES = ("smoothness", "chunk_probing", "alignment")
+
+
 def llm_cache_dir() -> str:
     """The LLM response cache; not a rule output, so no rerun pays for a reply twice."""
     return "resources/llm_cache"
@@ -234,6 +309,18 @@ _JOB_STEMS = {
     "sensitivity_score": "{model}/sensitivity/{sae}.score",
     "sensitivity_table": "{model}/tables/sensitivity",
     "figure_sensitivity": "{model}/figures/sensitivity",
+    "sequence_corpus": "{model}/sequences/{split}/shard_{shard}",
+    "part_of_speech": "part_of_speech",
+    "temporal_smoothness": "{model}/temporal/{sae}.smoothness",
+    "chunk_probe": "{model}/temporal/{representation}.chunk_probing",
+    "temporal_tsne": "{model}/temporal/{sae}.tsne",
+    "temporal_alignment": "{model}/temporal/{sae}.alignment",
+    "smoothness_table": "{model}/tables/smoothness",
+    "chunk_probing_table": "{model}/tables/chunk_probing",
+    "alignment_table": "{model}/tables/alignment",
+    "figure_smoothness": "{model}/figures/smoothness",
+    "figure_chunk_probing": "{model}/figures/chunk_probing",
+    "figure_tsne": "{model}/figures/tsne_{sae}",
     "aggregate_setting": "{model}/tables/{setting}",
     "summary_tables": "{model}/tables/summary",
     "aggregate_sae_metrics": "{model}/tables/sae_metrics",

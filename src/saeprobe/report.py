@@ -268,3 +268,76 @@ def plot_audit(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
 # The figure of each per-dataset analysis (saeprobe.paths.DATASET_ANALYSES).
 DATASET_ANALYSIS_PLOTS = {"descriptions": plot_described_latents, "ood_pruning": plot_ood_pruning,
                           "audit": plot_audit}
+
+
+# Smoothness metrics drawn per column group (§5.4); lower is smoother for all of them.
+SMOOTHNESS_PANELS = {"smoothness_tv": "total variation", "lipschitz_cont": "Lipschitz", "fft": "FFT high/low power",
+                     "wavelet": "Haar detail/approximation", "multiscale": "variance ratio, scale 1 / 8"}
+SMOOTHNESS_GROUPS = {"h": "high-level", "l": "low-level", "tot": "all latents"}
+
+
+def plot_smoothness(table: pd.DataFrame, path: str | Path, model: str = "") -> None:
+    """One panel per smoothness metric: each SAE's value on its high-level,
+    low-level and all latents (an SAE without groups has only the last)."""
+    import seaborn as sns
+
+    long = [{"sae": row["sae"], "metric": label, "group": SMOOTHNESS_GROUPS[group], "value": row[f"{metric}_{group}"]}
+            for _, row in table.iterrows() for metric, label in SMOOTHNESS_PANELS.items()
+            for group in SMOOTHNESS_GROUPS if pd.notna(row.get(f"{metric}_{group}"))]
+    long = pd.DataFrame(long)
+    order = sorted(table["sae"])
+    with _figure(path, size=(4 * len(SMOOTHNESS_PANELS), 4.5), panels=len(SMOOTHNESS_PANELS)) as axes:
+        for ax, label in zip(axes, SMOOTHNESS_PANELS.values()):
+            sns.barplot(long[long["metric"] == label], x="sae", y="value", hue="group", order=order,
+                        hue_order=list(SMOOTHNESS_GROUPS.values()), ax=ax)
+            ax.set_title(label)
+            ax.set_xlabel("")
+            ax.set_ylabel("mean per held-out sequence (lower: smoother)" if ax is axes[0] else "")
+            ax.tick_params(axis="x", rotation=30)
+            if ax is not axes[-1] and ax.get_legend():
+                ax.get_legend().remove()
+        axes[0].figure.suptitle(_titled(model, "smoothness of latent codes along held-out sequences"))
+
+
+def plot_chunk_probing(table: pd.DataFrame, path: str | Path, model: str = "") -> None:
+    """Test accuracy of each task's probe on the residual and on each SAE's chunks."""
+    import seaborn as sns
+
+    tasks = [t for t in ("semantics", "syntax", "context") if t in set(table["task"])]
+    table = table.assign(features=np.where(table["sae"].isna() | (table["sae"] == ""), table["representation"],
+                                           table["sae"].astype(str) + ": " + table["representation"]))
+    order = sorted(table["features"].unique(), key=lambda f: (f != "residual", f))
+    with _figure(path, size=(4.5 * len(tasks), 4.5), panels=len(tasks)) as axes:
+        for ax, task in zip(axes, tasks):
+            rows = table[table["task"] == task]
+            sns.barplot(rows, x="features", y="test_accuracy", order=[f for f in order if f in set(rows["features"])],
+                        color="#4c72b0", ax=ax)
+            chance = 1 / rows["n_classes"].max()
+            ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label=f"chance {chance:.2f}")
+            ax.set_title({"semantics": "domain", "syntax": "part of speech", "context": "document"}[task])
+            ax.set_xlabel("")
+            ax.set_ylabel("test accuracy" if ax is axes[0] else "")
+            ax.set_ylim(0, 1)
+            ax.tick_params(axis="x", rotation=45)
+            ax.legend(loc="lower right", fontsize="small")
+        axes[0].figure.suptitle(_titled(model, "chunk probing"))
+
+
+def plot_tsne(points: pd.DataFrame, path: str | Path, title: str = "") -> None:
+    """The t-SNE map of an SAE's codes, coloured by domain, part of speech and document."""
+    import seaborn as sns
+
+    panels = [(colour, label) for colour, label in (("domain", "domain"), ("pos", "part of speech"),
+                                                    ("document", "document"))
+              if points.loc[points["colour"] == colour, "label"].ne("").any()]
+    with _figure(path, size=(5.5 * len(panels), 5), panels=len(panels)) as axes:
+        for ax, (colour, label) in zip(axes, panels):
+            rows = points[points["colour"] == colour]
+            labels = sorted(rows["label"].unique())
+            sns.scatterplot(rows, x="x", y="y", hue="label", hue_order=labels, s=8, linewidth=0, ax=ax,
+                            legend=len(labels) <= 20, palette="tab20" if len(labels) <= 20 else "husl")
+            ax.set_title(f"by {label}")
+            ax.set(xlabel="", ylabel="", xticks=[], yticks=[])
+            if ax.get_legend():
+                ax.legend(fontsize="x-small", markerscale=2, loc="best")
+        axes[0].figure.suptitle(title)

@@ -12,7 +12,7 @@ import math
 import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 import numpy as np
 import torch
@@ -20,6 +20,9 @@ import torch
 from saeprobe.atomic import atomic_path
 from saeprobe.optim import ScheduleFreeSignum
 from saeprobe.saes.base import SparseAutoencoder
+
+if TYPE_CHECKING:
+    from saeprobe.temporal.sequences import SequenceShards
 
 
 class ActivationShards:
@@ -164,7 +167,7 @@ class _StopRequested:
 
 def train_sae(
     sae: SparseAutoencoder,
-    data: ActivationShards,
+    data: "ActivationShards | SequenceShards",
     cfg: TrainConfig,
     checkpoint_path: str | Path,
     log: Callable[[str], None] = print,
@@ -172,13 +175,23 @@ def train_sae(
 ) -> SparseAutoencoder:
     """Train ``sae`` for ``cfg.steps`` steps, resuming from ``checkpoint_path`` if it exists.
 
+    ``data`` gives batches of tokens, or of pairs of tokens of one sequence
+    for an SAE that ``trains_on_pairs`` (a ``SequenceShards`` with its pair mode).
+
     The checkpoint is written every ``cfg.checkpoint_every`` steps and on
     SIGTERM (after which ``SystemExit(143)`` is raised). It is left in place
     after training; the caller removes it once the final SAE is saved.
     """
+    pairs = getattr(data, "pair_mode", None) is not None
+    if sae.trains_on_pairs and not pairs:
+        raise ValueError(f"a {sae.architecture} SAE trains on pairs of a sequence: give it SequenceShards with a pair_mode")
+    if pairs and not sae.trains_on_pairs:
+        raise ValueError(f"a {sae.architecture} SAE trains on single tokens: give it data without a pair_mode")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     checkpoint_path = Path(checkpoint_path)
     run_signature = {"train": asdict(cfg), "sae": sae.config(), "shards": [str(p) for p in data.paths]}
+    if getattr(data, "pair_mode", None) is not None:
+        run_signature["pairs"] = data.pair_mode
     if cfg.optimizer == "signum" and (sae.signum_bias_lr is not None or sae.signum_average_power):
         # Earlier checkpoints of these settings were trained with one learning rate and uniform averaging.
         run_signature["signum"] = {"bias_lr": sae.signum_bias_lr, "average_power": sae.signum_average_power}
@@ -201,7 +214,7 @@ def train_sae(
     if start == 0:
         generator = torch.Generator().manual_seed(cfg.seed)
         first = torch.from_numpy(data.train_batch(0, cfg.batch_size, cfg.seed)) / scale
-        sae.init_weights(generator, data_mean=first.mean(dim=0))
+        sae.init_weights(generator, data_mean=first.reshape(-1, data.d_in).mean(dim=0))
         sae.to(device)
         log(f"training {sae.architecture} SAE (width {sae.width}) from scratch for {cfg.steps} steps")
 
@@ -244,11 +257,11 @@ def train_sae(
     return sae
 
 
-def input_norm_factor(data: ActivationShards, cfg: TrainConfig, n_batches: int = 10) -> float:
+def input_norm_factor(data: "ActivationShards | SequenceShards", cfg: TrainConfig, n_batches: int = 10) -> float:
     """sqrt(mean squared norm) over the first training batches (deterministic,
     so a resumed run computes the same factor)."""
     rows = np.concatenate([data.train_batch(s, cfg.batch_size, cfg.seed) for s in range(min(n_batches, cfg.steps))])
-    return float(np.sqrt(np.mean(np.sum(rows.astype(np.float64) ** 2, axis=1))))
+    return float(np.sqrt(np.mean(np.sum(rows.astype(np.float64) ** 2, axis=-1))))
 
 
 DENSE_FREQUENCY = 0.1

@@ -19,9 +19,13 @@ from saeprobe.config import (
     job_resources,
     main_layer,
     probe_settings,
+    probed_saes,
     sae_entries,
     sae_layers,
     sensitivity_saes,
+    sequence_corpus_layers,
+    sequence_trained_saes,
+    temporal_saes,
 )
 from saeprobe.datasets import (
     local_text_source,
@@ -113,6 +117,14 @@ DESCRIBED_SAES = described_saes(config)
 DESCRIBED_DATASETS = described_datasets(config, DATASETS, PROBED_DATASETS)
 EXPLAINER = explainer_settings(config)
 ASKS_AN_LLM = any(AUTOINTERP_SAES.values()) or any(SENSITIVITY_SAES.values())
+PROBED_SAES = probed_saes(config)
+# Temporal SAEs: the SAEs that train on the sequence corpus, those the
+# temporal analyses measure, and the corpus both read.
+SEQUENCE_TRAINED_SAES = sequence_trained_saes(config)
+TEMPORAL_SAES = temporal_saes(config)
+SEQUENCE_CORPUS = config["temporal"]["corpus"]
+CHUNK_PROBING = config["temporal"]["chunk_probing"]
+ALIGNMENT = config["temporal"]["alignment"]
 if ASKS_AN_LLM:
     if EXPLAINER["provider"] == "claude" and workflow.is_main_process and not os.environ.get(KEY_VARIABLE):
         # A dry run calls nothing, so it may be planned without the key; a real run stops at onstart.
@@ -141,6 +153,8 @@ wildcard_constraints:
     layer=r"\d+",
     setting=_alternatives(PROBE_SETTINGS),
     shard=r"\d{3}",
+    split=_alternatives(paths.SEQUENCE_SPLITS),
+    representation=_alternatives({paths.RESIDUAL} | {s for specs in SAES.values() for s in specs}),
 
 
 def job_threads(rule):
@@ -192,6 +206,30 @@ def corpus_inputs(wildcards):
     return [paths.corpus_shard_dir(model, i) for i in range(CORPUS["num_shards"])]
 
 
+def sequence_shards(model, split):
+    """The shard folders of the model's sequence corpus's ``split`` (its held-out rows are one shard)."""
+    count = SEQUENCE_CORPUS["num_shards"] if split == "train" else 1
+    return [paths.sequence_shard_dir(model, split, shard) for shard in range(count)]
+
+
+def training_corpus_inputs(wildcards):
+    """What an SAE trains on: its corpus's folders, and the held-out rows of a sequence corpus."""
+    if wildcards.sae in SEQUENCE_TRAINED_SAES[wildcards.model]:
+        return {"corpus": sequence_shards(wildcards.model, "train"),
+                "heldout": sequence_shards(wildcards.model, "heldout")}
+    return {"corpus": corpus_inputs(wildcards), "heldout": []}
+
+
+def alignment_explanations(wildcards):
+    """The alignment study's latent explanations: the configured file, else
+    autointerp's for an SAE it interprets, else none."""
+    if ALIGNMENT["explanations"]:
+        return [ALIGNMENT["explanations"]]
+    if wildcards.sae in AUTOINTERP_SAES[wildcards.model]:
+        return [paths.detection_scores_file(wildcards.model, wildcards.sae)]
+    return []
+
+
 def probe_inputs(wildcards):
     """A probe job's labels and features (activations, or an SAE's latents),
     and in a setting that tests on the OOD sets those of the dataset's OOD set too."""
@@ -216,7 +254,7 @@ def probe_results(model, setting):
     for dataset in datasets:
         if PROBE_SETTINGS[setting]["baselines"]:
             tables += [paths.baseline_probe_file(model, setting, dataset, layer) for layer in layers]
-        tables += [paths.sae_probe_file(model, setting, dataset, sae) for sae in SAES[model]]
+        tables += [paths.sae_probe_file(model, setting, dataset, sae) for sae in PROBED_SAES[model]]
     return tables
 
 
@@ -257,6 +295,13 @@ def all_results_targets():
         if SENSITIVITY_SAES[model]:
             targets += [paths.sensitivity_table(model), paths.sensitivity_table(model, ".csv"),
                         paths.sensitivity_scores_table(model), paths.figure(model, "sensitivity")]
+        if TEMPORAL_SAES[model]:
+            targets += [paths.temporal_table("smoothness", model), paths.figure(model, "smoothness")]
+            if CHUNK_PROBING["enabled"]:
+                targets += [paths.temporal_table("chunk_probing", model), paths.figure(model, "chunk_probing")]
+                targets += [paths.figure(model, f"tsne_{sae}") for sae in TEMPORAL_SAES[model]]
+            if ALIGNMENT["pairs"]:
+                targets.append(paths.temporal_table("alignment", model))
         if DESCRIBED_SAES[model] and DESCRIBED_DATASETS:
             for analysis in paths.DATASET_ANALYSES:
                 targets += [paths.dataset_analysis_table(model, analysis),

@@ -2,7 +2,7 @@ rule sae_train:
     wildcard_constraints:
         sae=_alternatives(TRAINED_SAES),
     input:
-        corpus=corpus_inputs,
+        unpack(training_corpus_inputs),
     output:
         weights=paths.sae_weights(),
         cfg=paths.sae_config(),

@@ -7,9 +7,10 @@ from saeprobe.saes.jumprelu import JumpReLUSAE
 from saeprobe.saes.matryoshka import MatryoshkaBatchTopKSAE
 from saeprobe.saes.panneal import PAnnealSAE
 from saeprobe.saes.relu import ReLUAprilSAE, ReLUSAE
+from saeprobe.saes.temporal import TemporalMatryoshkaBatchTopKSAE
 from saeprobe.saes.topk import TopKSAE
 
 __all__ = [
     "ARCHITECTURES", "BatchTopKSAE", "GatedSAE", "JumpReLUSAE", "MatryoshkaBatchTopKSAE", "PAnnealSAE",
-    "ReLUAprilSAE", "ReLUSAE", "SparseAutoencoder", "TopKSAE", "TrainingLoss", "load_sae", "register",
+    "ReLUAprilSAE", "ReLUSAE", "SparseAutoencoder", "TemporalMatryoshkaBatchTopKSAE", "TopKSAE", "TrainingLoss", "load_sae", "register",
 ]

@@ -75,6 +75,9 @@ class SparseAutoencoder(nn.Module):
     signum_average_power: ClassVar[float] = 0.0
     """``average_power`` of ``ScheduleFreeSignum``: 0 is the uniform
     (lr**2-weighted) average of sparsify."""
+    trains_on_pairs: ClassVar[bool] = False
+    """Whether ``training_loss`` takes pairs of tokens of one sequence,
+    ``[batch, 2, d_in]`` (temporal SAEs), which only a sequence corpus gives."""
     input_centered: ClassVar[bool] = True
     """Whether ``encode`` subtracts ``b_dec`` from the input first (conventions
     differ between libraries; checkpoint converters fold the difference into

@@ -39,9 +39,14 @@ class BatchSelection:
         offsets = torch.searchsorted(rows, torch.arange(self.n_rows, device=rows.device))
         return sparse_decode(W_dec, values, cols, offsets=offsets)
 
-    def dense(self, width: int) -> torch.Tensor:
-        out = self.values.new_zeros(self.n_rows, width)
-        out[self.rows, self.cols] = self.values
+    def dense(self, n_columns: int) -> torch.Tensor:
+        """``[n_rows, n_columns]``: the kept entries of the first ``n_columns`` latents."""
+        rows, cols, values = self.rows, self.cols, self.values
+        if len(cols) and int(cols.max()) >= n_columns:
+            within = cols < n_columns
+            rows, cols, values = rows[within], cols[within], values[within]
+        out = values.new_zeros(self.n_rows, n_columns)
+        out[rows, cols] = values
         return out
 
 

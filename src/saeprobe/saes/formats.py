@@ -104,7 +104,8 @@ _FROM_SAELENS = {"standard": "relu", "topk": "topk", "jumprelu": "jumprelu", "ga
 _SAELENS_TRAINING_ONLY = ("batchtopk", "matryoshka_batchtopk")
 _TO_SAELENS = {
     "relu": "standard", "relu_april": "standard", "panneal": "standard", "topk": "topk",
-    "jumprelu": "jumprelu", "batchtopk": "jumprelu", "matryoshka_batchtopk": "jumprelu", "gated": "gated",
+    "jumprelu": "jumprelu", "batchtopk": "jumprelu", "matryoshka_batchtopk": "jumprelu",
+    "temporal_matryoshka_batchtopk": "jumprelu", "gated": "gated",
 }
 
 
@@ -213,10 +214,18 @@ def read_dictionary_learning(folder: Path) -> Checkpoint:
                           extra=extra, hyperparameters={"k": int(trainer.get("k", sd["k"].item()))})
     if cls_name in ("MatryoshkaBatchTopKSAE", "TemporalMatryoshkaBatchTopKSAE"):
         sizes = sd["group_sizes"].tolist()
-        return Checkpoint("matryoshka_batchtopk", sd["W_enc"].T, sd["b_enc"], sd["W_dec"], sd["b_dec"], True,
-                          extra={"threshold": sd["threshold"]},
-                          hyperparameters={"k": int(trainer.get("k", sd["k"].item())),
-                                           "group_fractions": [s / sum(sizes) for s in sizes]})
+        hyperparameters = {"k": int(trainer.get("k", sd["k"].item())), "group_fractions": [s / sum(sizes) for s in sizes]}
+        if "group_weights" in trainer:
+            hyperparameters["group_weights"] = [float(w) for w in trainer["group_weights"]]
+        ours = "matryoshka_batchtopk"
+        if cls_name == "TemporalMatryoshkaBatchTopKSAE":
+            ours = "temporal_matryoshka_batchtopk"
+            hyperparameters |= {"temporal_term": "info_nce" if trainer.get("contrastive") else "similarity_l1",
+                                "temp_alpha": float(trainer.get("temp_alpha", 0.1)),
+                                # train_temporal.py passes its --temporal mode to the trainer config.
+                                "pair_mode": trainer["temporal"] if trainer.get("temporal") in ("r", "p") else "r"}
+        return Checkpoint(ours, sd["W_enc"].T, sd["b_enc"], sd["W_dec"], sd["b_dec"], True,
+                          extra={"threshold": sd["threshold"]}, hyperparameters=hyperparameters)
     if cls_name == "JumpReluAutoEncoder":  # apply_b_dec_to_input is False there
         return Checkpoint("jumprelu", sd["W_enc"].T, sd["b_enc"], sd["W_dec"], sd["b_dec"], False,
                           extra={"threshold": sd["threshold"]})
@@ -224,6 +233,31 @@ def read_dictionary_learning(folder: Path) -> Checkpoint:
         return Checkpoint("gated", sd["encoder.weight"], sd["gate_bias"], sd["decoder.weight"].T, sd["decoder_bias"],
                           True, extra={"r_mag": sd["r_mag"], "b_mag": sd["mag_bias"]})
     raise CheckpointFormatError(f"{folder}: dictionary_learning class {cls_name!r} is not supported")
+
+
+def save_temporal_saes(sae: SparseAutoencoder, folder: str | Path) -> None:
+    """Write a (temporal) Matryoshka BatchTopK SAE as AI4LIFE-GROUP/temporal-saes
+    saves its TemporalMatryoshkaBatchTopKSAE (``ae.pt`` + ``config.json``), so
+    the fork's own loader and ``read_dictionary_learning`` open it."""
+    if sae.architecture not in ("matryoshka_batchtopk", "temporal_matryoshka_batchtopk"):
+        raise ValueError(f"the temporal-saes format holds Matryoshka BatchTopK SAEs, not {sae.architecture!r}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {"W_enc": sae.W_enc.detach().T.contiguous(), "b_enc": sae.b_enc.detach(), "W_dec": sae.W_dec.detach(),
+             "b_dec": sae.b_dec.detach(), "threshold": sae.threshold.detach().clone(),
+             "k": torch.tensor(sae.k, dtype=torch.int), "group_sizes": torch.tensor(sae.group_sizes)}
+    temporal = sae.architecture == "temporal_matryoshka_batchtopk"
+    trainer = {"trainer_class": "TemporalMatryoshkaBatchTopKTrainer" if temporal else "MatryoshkaBatchTopKTrainer",
+               "dict_class": "TemporalMatryoshkaBatchTopKSAE" if temporal else "MatryoshkaBatchTopKSAE",
+               "activation_dim": sae.d_in, "dict_size": sae.width, "k": sae.k,
+               "group_fractions": list(sae.group_fractions), "group_weights": list(sae.group_weights),
+               "group_sizes": list(sae.group_sizes)}
+    if temporal:
+        trainer |= {"temporal": sae.pair_mode, "contrastive": sae.temporal_term == "info_nce",
+                    "temp_alpha": sae.temp_alpha}
+    with atomic_path(folder / "ae.pt") as tmp:
+        torch.save(state, tmp)
+    write_json(folder / "config.json", {"trainer": trainer})
 
 
 # ---------------------------------------------------------------------------

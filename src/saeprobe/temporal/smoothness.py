@@ -132,3 +132,35 @@ def mean_metrics(dicts: Sequence[Mapping[str, float]]) -> dict:
     if any(d.keys() != keys for d in dicts):
         raise ValueError("per-sequence dicts have different keys")
     return {k: sum(float(d[k]) for d in dicts) / len(dicts) for k in keys}
+
+
+def sae_groups(sae) -> dict[str, slice]:
+    """The column groups an SAE is measured on: ``tot``, plus ``h`` (group 0) and
+    ``l`` (every later group, "low-level" as §5.1 defines it) where it has
+    Matryoshka groups."""
+    groups = {"tot": slice(None)}
+    sizes = getattr(sae, "group_sizes", None)
+    if sizes and len(sizes) > 1:
+        groups |= {"h": slice(0, sizes[0]), "l": slice(sizes[0], sae.width)}
+    return groups
+
+
+def sae_smoothness(sae, sequences: np.ndarray) -> dict:
+    """The §5.4 metrics of ``sae`` over ``sequences`` ``[n, T, d]`` (held-out,
+    in token order), averaged over the sequences; with groups, also the FVE
+    of the high- and low-level groups' reconstructions (no bias)."""
+    import torch
+
+    groups = sae_groups(sae)
+    decoder = sae.W_dec.detach().cpu().numpy().astype(float)
+    per_sequence = []
+    with torch.no_grad():
+        for x in sequences:
+            f = sae.encode(torch.from_numpy(np.asarray(x, np.float32))).cpu().numpy().astype(float)
+            metrics = sequence_metrics(f, x, groups)
+            for name, suffix in (("high", "h"), ("low", "l")):
+                if suffix in groups:
+                    cols = groups[suffix]
+                    metrics[f"frac_variance_explained_{name}"] = group_fve(x, f[:, cols], decoder[cols])
+            per_sequence.append(metrics)
+    return mean_metrics(per_sequence)
