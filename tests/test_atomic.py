@@ -63,3 +63,17 @@ def test_folders_replace_the_old_one_and_keep_the_umask(tmp_path):
             raise RuntimeError("killed")
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folder left
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["new.txt"]
+
+
+def test_the_next_write_removes_what_a_killed_writer_left(tmp_path):
+    from saeprobe.atomic import atomic_dir
+
+    # What a SIGKILL between mkstemp/mkdtemp and the rename leaves behind.
+    (tmp_path / ".fig.png.abc123.tmp.png").write_bytes(b"half a figure")
+    (tmp_path / ".other.png.abc123.tmp.png").write_bytes(b"another target's")
+    (tmp_path / ".shard_000.xyz").mkdir()
+    with atomic_path(tmp_path / "fig.png") as tmp:
+        tmp.write_bytes(b"figure")
+    with atomic_dir(tmp_path / "shard_000") as staging:
+        (staging / "a.npy").write_bytes(b"a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.png.abc123.tmp.png", "fig.png", "shard_000"]

@@ -1,9 +1,9 @@
 """Killing a run and rerunning the same command gives the uninterrupted run's results.
 
-A small config runs once without interruption, and once killed twice at
-different points (SIGKILL during SAE training, SIGTERM while the SAE probes
-are being fitted) and rerun with the same command each time: no --unlock,
-no cleanup by hand.
+A small config runs once without interruption, and once killed three times
+at different points (SIGKILL during SAE training, SIGTERM while the SAE
+probes are being fitted, SIGKILL while the figures are drawn) and rerun with
+the same command each time: no --unlock, no cleanup by hand.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 SAE_NAME = SMALL_SAE["name"]
 
 
-def test_killed_twice_and_rerun_matches_an_uninterrupted_run(tmp_path, tiny_model_dir):
+def test_killed_three_times_and_rerun_matches_an_uninterrupted_run(tmp_path, tiny_model_dir):
     config = small_config(tiny_model_dir)
     reference = make_small_workdir(tmp_path / "uninterrupted", config)
     snakemake(reference, "all_results")
@@ -51,7 +51,12 @@ def test_killed_twice_and_rerun_matches_an_uninterrupted_run(tmp_path, tiny_mode
     training_log = (workdir / f"logs/tiny/saes/{SAE_NAME}.log").read_text()
     assert f"resuming from checkpoint results/tiny/checkpoints/{SAE_NAME}.pt at step" in training_log
 
-    # 3. The same command again, to the end.
+    # 3. The same command again; SIGKILL once the first figure is drawn, while the others are being drawn.
+    figures = workdir / "results/tiny/figures"
+    kill_when(start_run(workdir, "--cores", "2"), lambda: any(figures.glob("*.png")), signal.SIGKILL, "a figure")
+    assert len(list(figures.glob("*.png"))) < len(list((reference / "results/tiny/figures").glob("*.png")))
+
+    # 4. The same command again, to the end.
     snakemake(workdir, "all_results")
     assert "Nothing to be done" in snakemake(workdir, "-n", "all_results").stdout
 

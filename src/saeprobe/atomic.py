@@ -1,12 +1,14 @@
 """Atomic file writes: a killed job never leaves a file that looks complete.
 
 Every writer creates a temporary sibling (same directory, so the rename stays
-on one filesystem) and renames it over the target only after a flush + fsync.
+on one filesystem) and renames it over the target only after a flush + fsync;
+the next writer of a target removes the sibling a SIGKILL left behind.
 ``read_json`` is ``write_json``'s reader, whose errors name the file.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -27,6 +29,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp{glob.escape(target.suffix)}"):
+        stale.unlink(missing_ok=True)  # left by a writer of this target that was killed (SIGKILL skips cleanup)
     fd, tmp_name = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}"
     )
@@ -50,6 +54,9 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     (a folder left by an earlier run included), with the mode the umask gives."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*"):
+        if stale.is_dir():  # left by a killed writer of this folder
+            shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
         os.chmod(staging, 0o777 & ~_current_umask())  # mkdtemp's folder is private (0700)
