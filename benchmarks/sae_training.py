@@ -26,8 +26,15 @@ Triton decoder is switched off (``SPARSIFY_DISABLE_TRITON=1``), leaving its
 ``embedding_bag`` decoder, as on a machine without Triton.
 
 ``--archs`` also trains other architectures with our trainer (``all`` for
-every one), beside the reference figures measured on this machine class
-(shared/reference/measured-here.md).
+every one that trains on single tokens), beside the reference figures
+measured on this machine class (shared/reference/measured-here.md).
+
+``--temporal`` instead trains the temporal Matryoshka BatchTopK SAE beside a
+Matryoshka BatchTopK and a TopK SAE on the sequence corpus the workflow wrote
+(results/smollm2-135m/sequences/, the default config's temporal stage), with
+the same width, k, steps and batch size (the temporal SAE's batch holds pairs,
+two encodings each), and prints for each its throughput, held-out FVE and the
+smoothness of its codes on the held-out sequences.
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ import torch
 
 import saeprobe.saes  # noqa: F401  (registers every architecture)
 from saeprobe.saes import ARCHITECTURES
+from saeprobe.temporal.sequences import SequenceShards, heldout_sequences
+from saeprobe.temporal.smoothness import sae_smoothness
 from saeprobe.training import ActivationShards, TrainConfig, train_sae
 
 REFERENCE = [  # (library, k, activations/s, held-out FVE, dead)
@@ -138,6 +147,37 @@ def train_sparsify(data, k: int, args, modules):
     return forward, seconds
 
 
+TEMPORAL_RUNS = (  # (architecture, hyperparameters besides k): the temporal SAE and its two references
+    ("temporal_matryoshka_batchtopk", {}),
+    ("matryoshka_batchtopk", {"group_fractions": [0.2, 0.8], "group_weights": [0.2, 0.8]}),
+    ("topk", {}),
+)
+SMOOTHNESS_COLUMNS = ("smoothness_tv_h", "smoothness_tv_l", "smoothness_tv_tot", "fft_h", "fft_tot", "sequence_l0")
+
+
+def temporal_comparison(args) -> None:
+    folders = {split: sorted(glob.glob(f"{args.sequences}/{split}/shard_*")) for split in ("train", "heldout")}
+    if not all(folders.values()):
+        raise SystemExit(f"no sequence corpus under {args.sequences}; run `make results` first")
+    sequences, left_out = heldout_sequences(folders["heldout"], args.layer)
+    print(f"sequence corpus: {len(folders['train'])} training shards, {len(sequences)} held-out sequences "
+          f"({left_out} left out for an outlier); width {args.width}, {args.steps} steps of {args.batch_size}, "
+          f"{args.threads} threads; torch {torch.__version__}\n")
+    print(f"{'architecture':<30} {'k':>3} {'act/s':>7} {'FVE':>6} {'L0':>6} " + " ".join(f"{c:>17}" for c in
+                                                                                   SMOOTHNESS_COLUMNS))
+    for (arch, hyper), k in itertools.product(TEMPORAL_RUNS, args.k):
+        pairs = ARCHITECTURES[arch].trains_on_pairs
+        data = SequenceShards(folders["train"], folders["heldout"], args.layer, "r" if pairs else None)
+        sae, seconds = train_ours(data, arch, {"k": k, **hyper}, args)
+        quality = held_out_quality(dense_forward(sae), data.eval_rows(), args.width)
+        smoothness = sae_smoothness(sae.eval(), sequences)
+        encodes = args.steps * args.batch_size * (2 if pairs else 1)
+        print(f"{arch:<30} {k:>3} {encodes / seconds:>7.0f} {quality['fve']:>6.3f} {quality['l0']:>6.1f} "
+              + " ".join(f"{smoothness.get(c, float('nan')):>17.3f}" for c in SMOOTHNESS_COLUMNS), flush=True)
+    print("\nact/s counts encoded activations (a pair is two); smoothness columns are means per held-out "
+          "sequence, lower is smoother; _h is the first Matryoshka group, which a TopK SAE does not have.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default="results/smollm2-135m/activations/*/corpus_layer_15.npy")
@@ -154,9 +194,16 @@ def main() -> None:
                         help="also train these architectures with our trainer ('all': every one)")
     parser.add_argument("--optimizers", nargs="+", default=["signum"], choices=["signum", "adam"],
                         help="optimisers for --archs")
+    parser.add_argument("--temporal", action="store_true",
+                        help="train the temporal SAE beside Matryoshka BatchTopK and TopK on the sequence corpus")
+    parser.add_argument("--sequences", default="results/smollm2-135m/sequences")
+    parser.add_argument("--layer", type=int, default=15)
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
+    if args.temporal:
+        temporal_comparison(args)
+        return
     paths = sorted(glob.glob(args.corpus))
     if not paths:
         raise SystemExit(f"no corpus shards match {args.corpus}; run `make results` first")
@@ -211,7 +258,8 @@ def main() -> None:
                   f"{ours['l0'] / theirs['l0']:>5.2f}x {ours['dead'] - theirs['dead']:>+6.3f}   "
                   f"(speed ratio, FVE and dead differences)")
 
-    archs = sorted(ARCHITECTURES) if args.archs == ["all"] else args.archs
+    archs = sorted(a for a, cls in ARCHITECTURES.items() if not cls.trains_on_pairs) if args.archs == ["all"] \
+        else args.archs
     if archs:
         print(f"\nour trainer, per architecture\n{'architecture':<22} {'setting':<8} {'optimizer':<9} "
               f"{'act/s':>7} {'FVE':>6} {'L0':>7} {'dead':>6}")

@@ -153,6 +153,7 @@ def test_what_each_sae_trains_on_and_which_layers_the_sequence_corpus_holds():
     (lambda c: c["models"]["lm"]["saes"][0].update(corpus="tokens"), r"saes\[t\].corpus: .* trains on pairs"),
     (lambda c: c["temporal"].update(saes=["nope"]), r"temporal.saes: \['nope'\] are not configured SAEs"),
     (lambda c: c.update(probes={"saes": ["t", "gone"]}), r"probes.saes: \['gone'\] are not configured SAEs"),
+    (lambda c: c["temporal"].update(chunk_probing={"tsne_saes": ["x"]}), r"tsne_saes: \['x'\] are not configured"),
 ])
 def test_temporal_config_errors_name_the_key(change, named):
     from saeprobe.config import ConfigError, check_config

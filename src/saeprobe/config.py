@@ -301,8 +301,10 @@ def _check_interpretability(config: dict) -> None:
     spec, sensitivity = config.get("autointerp", {}), config.get("sensitivity", {})
     known = {s["name"] for model_cfg in config["models"].values() for s in model_cfg.get("saes", [])}
     temporal = config.get("temporal", {})
-    for key, names in (("probes.saes", config.get("probes", {}).get("saes", "all")),
-                       ("temporal.saes", temporal.get("saes", "all") if temporal.get("enabled") else "all")):
+    measured = temporal.get("saes", "all") if temporal.get("enabled") else "all"
+    mapped = temporal.get("chunk_probing", {}).get("tsne_saes", "all") if temporal.get("enabled") else "all"
+    for key, names in (("probes.saes", config.get("probes", {}).get("saes", "all")), ("temporal.saes", measured),
+                       ("temporal.chunk_probing.tsne_saes", mapped)):
         unknown = sorted(set(names) - known) if names != "all" else []
         if unknown:
             raise ConfigError(f"{key}: {unknown} are not configured SAEs; choose from {sorted(known)}")

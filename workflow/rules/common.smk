@@ -299,7 +299,9 @@ def all_results_targets():
             targets += [paths.temporal_table("smoothness", model), paths.figure(model, "smoothness")]
             if CHUNK_PROBING["enabled"]:
                 targets += [paths.temporal_table("chunk_probing", model), paths.figure(model, "chunk_probing")]
-                targets += [paths.figure(model, f"tsne_{sae}") for sae in TEMPORAL_SAES[model]]
+                mapped = CHUNK_PROBING["tsne_saes"]
+                targets += [paths.figure(model, f"tsne_{sae}") for sae in TEMPORAL_SAES[model]
+                            if mapped == "all" or sae in mapped]
             if ALIGNMENT["pairs"]:
                 targets.append(paths.temporal_table("alignment", model))
         if DESCRIBED_SAES[model] and DESCRIBED_DATASETS:

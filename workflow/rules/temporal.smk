@@ -13,7 +13,9 @@ rule sequence_corpus:
     output:
         directory(paths.sequence_shard_dir()),
     params:
-        corpus=SEQUENCE_CORPUS,
+        # Each split's own row count, so that resizing one leaves the other's shards alone.
+        corpus={key: SEQUENCE_CORPUS[key] for key in ("source", "length", "seed")},
+        rows=lambda wc: SEQUENCE_CORPUS[f"{wc.split}_rows"],
         layers=lambda wc: sequence_corpus_layers(config, wc.model),
         num_shards=lambda wc: len(sequence_shards(wc.model, wc.split)),
         max_norm_ratio=CORPUS["max_norm_ratio"],

@@ -37,7 +37,7 @@ else:
     rng.shuffle(documents)
     texts = {"corpus": heldout_documents(documents, heldout)}
 ids = {name: tokenizer(prompts, add_special_tokens=False)["input_ids"] for name, prompts in texts.items()}
-n_rows = spec["heldout_rows"] if heldout else spec["train_rows"]
+n_rows = snakemake.params.rows
 rows, sources = interleaved_rows(ids, spec["length"] + 1, n_rows, row_start_token(tokenizer), tokenizer.eos_token_id)
 mine = shard_rows(len(rows), shard, snakemake.params.num_shards)
 rows, sources = rows[mine], [sources[i] for i in mine]

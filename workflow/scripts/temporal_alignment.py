@@ -55,7 +55,10 @@ explanations = read_explanations(snakemake.input.explanations[0]) if snakemake.i
 features = rank_features(differences, settings["top"], explanations).assign(sae=snakemake.wildcards.sae)
 with atomic_path(snakemake.output.features) as tmp:
     features.to_csv(tmp, index=False)
-lengths = {"sae": snakemake.wildcards.sae, "pairs_read": len(pairs), **length_summary(rejected_lengths, chosen_lengths)}
+summary = length_summary(rejected_lengths, chosen_lengths)
+lengths = {"sae": snakemake.wildcards.sae, "pairs_read": len(pairs),
+           **{key: None if isinstance(value, float) and np.isnan(value) else value  # JSON has no NaN: null
+              for key, value in summary.items()}}
 write_json(snakemake.output.lengths, lengths)
 log.info("%d of %d pairs with both responses; lengths %s; top features:\n%s", int(differences.kept.sum()),
          len(pairs), lengths, features.head(10))

@@ -232,7 +232,8 @@ def _collect(pairs, path: Path) -> dict[int, str]:
         if explanation is None or (isinstance(explanation, float) and np.isnan(explanation)):
             continue
         if not isinstance(explanation, str):
-            raise ValueError(f"{path}: explanation of latent {latent} is not a string; expected {_EXPLANATION_SHAPES}")
+            raise ValueError(f"{path}: explanation of latent {latent} is not a string; latent explanations must be one "
+                             f"of: {_EXPLANATION_SHAPES}")
         if not explanation.strip():
             continue
         if latent in out:
@@ -253,7 +254,7 @@ def _explanations_from_json(data, path: Path) -> dict[int, str]:
         if all(isinstance(r, dict) and "explanation" in r and any(k in r for k in LATENT_KEYS) for r in data):
             keyed = ((next(r[k] for k in LATENT_KEYS if k in r), r["explanation"]) for r in data)
             return _collect(keyed, path)
-    raise ValueError(f"{path}: unrecognised explanations file; expected {_EXPLANATION_SHAPES}")
+    raise ValueError(f"{path}: latent explanations must be one of: {_EXPLANATION_SHAPES}")
 
 
 def read_explanations(path) -> dict[int, str]:
@@ -273,12 +274,17 @@ def read_explanations(path) -> dict[int, str]:
         return _explanations_from_json(data, path)
     if suffix in (".csv", ".parquet"):
         # keep_default_na=False: a CSV explanation such as "NA" stays text; empty cells are skipped below.
-        table = pd.read_csv(path, keep_default_na=False) if suffix == ".csv" else pd.read_parquet(path)
+        try:
+            table = pd.read_csv(path, keep_default_na=False) if suffix == ".csv" else pd.read_parquet(path)
+        except pd.errors.EmptyDataError:
+            table = pd.DataFrame()
         missing = {"latent", "explanation"} - set(table.columns)
         if missing:
-            raise ValueError(f"{path}: missing columns {sorted(missing)}; expected {_EXPLANATION_SHAPES}")
+            raise ValueError(f"{path}: missing columns {sorted(missing)}; latent explanations must be one of: "
+                             f"{_EXPLANATION_SHAPES}")
         return _collect(zip(table["latent"].tolist(), table["explanation"].tolist()), path)
-    raise ValueError(f"{path}: unsupported suffix {path.suffix!r}; expected {_EXPLANATION_SHAPES}")
+    raise ValueError(f"{path}: unsupported suffix {path.suffix!r}; latent explanations must be one of: "
+                     f"{_EXPLANATION_SHAPES}")
 
 
 def read_preference_pairs(path) -> pd.DataFrame:
@@ -288,18 +294,18 @@ def read_preference_pairs(path) -> pd.DataFrame:
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    need = f"columns {list(PAIR_COLUMNS)}"
+    need = "the columns chosen and rejected"
     if suffix == ".jsonl":
         with open(path, encoding="utf-8") as f:
             rows = [json.loads(line) for line in f if line.strip()]
         if not all(isinstance(r, dict) for r in rows):
-            raise ValueError(f"{path}: every line must be a JSON object with {need}")
+            raise ValueError(f"{path}: preference pairs need {need}, one JSON object per line")
         table = pd.DataFrame(rows)
     elif suffix == ".json":
         with open(path, encoding="utf-8") as f:
             rows = json.load(f)
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise ValueError(f"{path}: expected a JSON list of objects with {need}")
+            raise ValueError(f"{path}: preference pairs need {need}, as a JSON list of objects")
         table = pd.DataFrame(rows)
     elif suffix == ".parquet":
         table = pd.read_parquet(path)
@@ -310,11 +316,11 @@ def read_preference_pairs(path) -> pd.DataFrame:
         except pd.errors.EmptyDataError:
             table = pd.DataFrame()
     else:
-        raise ValueError(f"{path}: unsupported suffix {path.suffix!r}; expected .jsonl, .json, .parquet or .csv "
-                         f"with {need}")
+        raise ValueError(f"{path}: unsupported suffix {path.suffix!r}; preference pairs need {need} in a .jsonl, "
+                         ".json, .parquet or .csv file")
     missing = [c for c in PAIR_COLUMNS if c not in table.columns]
     if missing:
-        raise ValueError(f"{path}: missing columns {missing}; preference pairs need {need}")
+        raise ValueError(f"{path}: preference pairs need {need}; missing {missing}")
     if len(table) == 0:
         raise ValueError(f"{path}: holds no pair; preference pairs need {need}")
     table = table[list(PAIR_COLUMNS)].reset_index(drop=True)
