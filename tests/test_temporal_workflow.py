@@ -39,7 +39,8 @@ def write_pairs(path):
     rows = []
     for i in range(14):
         prompt = f"human w{600 + i} w{601 + i} assistant"
-        rows.append({"chosen": f"{prompt} w{700 + i} w{720 + i}", "rejected": f"{prompt} w{800 + i} w{820 + i} " + " ".join(["w900", "w901", "w902"][:1 + i % 3])})
+        extra = " ".join(["w900", "w901", "w902"][:1 + i % 3])
+        rows.append({"chosen": f"{prompt} w{700 + i} w{720 + i}", "rejected": f"{prompt} w{800 + i} w{820 + i} {extra}"})
     pd.DataFrame(rows).to_json(path, orient="records", lines=True)
 
 

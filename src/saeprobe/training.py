@@ -184,13 +184,14 @@ def train_sae(
     """
     pairs = getattr(data, "pair_mode", None) is not None
     if sae.trains_on_pairs and not pairs:
-        raise ValueError(f"a {sae.architecture} SAE trains on pairs of a sequence: give it SequenceShards with a pair_mode")
+        raise ValueError(f"a {sae.architecture} SAE trains on pairs of a sequence: "
+                         "give it SequenceShards with a pair_mode")
     if pairs and not sae.trains_on_pairs:
         raise ValueError(f"a {sae.architecture} SAE trains on single tokens: give it data without a pair_mode")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     checkpoint_path = Path(checkpoint_path)
     run_signature = {"train": asdict(cfg), "sae": sae.config(), "shards": [str(p) for p in data.paths]}
-    if getattr(data, "pair_mode", None) is not None:
+    if pairs:
         run_signature["pairs"] = data.pair_mode
     if cfg.optimizer == "signum" and (sae.signum_bias_lr is not None or sae.signum_average_power):
         # Earlier checkpoints of these settings were trained with one learning rate and uniform averaging.

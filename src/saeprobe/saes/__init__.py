@@ -12,5 +12,6 @@ from saeprobe.saes.topk import TopKSAE
 
 __all__ = [
     "ARCHITECTURES", "BatchTopKSAE", "GatedSAE", "JumpReLUSAE", "MatryoshkaBatchTopKSAE", "PAnnealSAE",
-    "ReLUAprilSAE", "ReLUSAE", "SparseAutoencoder", "TemporalMatryoshkaBatchTopKSAE", "TopKSAE", "TrainingLoss", "load_sae", "register",
+    "ReLUAprilSAE", "ReLUSAE", "SparseAutoencoder", "TemporalMatryoshkaBatchTopKSAE", "TopKSAE", "TrainingLoss",
+    "load_sae", "register",
 ]

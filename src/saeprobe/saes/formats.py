@@ -214,7 +214,8 @@ def read_dictionary_learning(folder: Path) -> Checkpoint:
                           extra=extra, hyperparameters={"k": int(trainer.get("k", sd["k"].item()))})
     if cls_name in ("MatryoshkaBatchTopKSAE", "TemporalMatryoshkaBatchTopKSAE"):
         sizes = sd["group_sizes"].tolist()
-        hyperparameters = {"k": int(trainer.get("k", sd["k"].item())), "group_fractions": [s / sum(sizes) for s in sizes]}
+        hyperparameters = {"k": int(trainer.get("k", sd["k"].item())),
+                           "group_fractions": [s / sum(sizes) for s in sizes]}
         if "group_weights" in trainer:
             hyperparameters["group_weights"] = [float(w) for w in trainer["group_weights"]]
         ours = "matryoshka_batchtopk"

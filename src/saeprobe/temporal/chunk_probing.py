@@ -51,7 +51,8 @@ def split_indices(n: int, seed: int, train_fraction: float = TRAIN_FRACTION) -> 
     return order[:n_train], order[n_train:]
 
 
-def class_contrast_features(x_train: np.ndarray, y_train: np.ndarray, per_class: int = FEATURES_PER_CLASS) -> np.ndarray:
+def class_contrast_features(x_train: np.ndarray, y_train: np.ndarray,
+                            per_class: int = FEATURES_PER_CLASS) -> np.ndarray:
     """Union over classes of the ``per_class`` columns with the largest
     mean(rows of the class) - mean(other rows); sorted int64 column indices.
 

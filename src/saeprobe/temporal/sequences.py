@@ -30,8 +30,9 @@ class SequenceShards:
     """One layer of the sequence corpus: training shards, memory-mapped, and
     held-out shards for evaluation.
 
-    ``pair_mode`` (settable, as the SAE built on ``d_in`` decides it) None: ``train_batch`` gives ``[batch, d]`` tokens drawn
-    uniformly from the valid training tokens; "r" or "p": ``[batch, 2, d]``
+    ``pair_mode`` (settable: the SAE, built once ``d_in`` is known, decides
+    it) None: ``train_batch`` gives ``[batch, d]`` tokens drawn uniformly
+    from the valid training tokens; "r" or "p": ``[batch, 2, d]``
     pairs (x_t, x_t') within a row (``draw_pairs``), a pair touching a masked
     token drawn again.
     """
