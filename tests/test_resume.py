@@ -1,4 +1,5 @@
-"""Killing a run and rerunning the same command gives the uninterrupted run's results.
+"""Killing a run and rerunning the same command gives the uninterrupted run's results, and two
+fresh runs give the same results.
 
 A small config runs once without interruption, and once killed three times
 at different points (SIGKILL during SAE training, SIGTERM while the SAE
@@ -69,3 +70,13 @@ def test_killed_three_times_and_rerun_matches_an_uninterrupted_run(tmp_path, tin
     assert not checkpoint.exists()  # removed once the SAE is saved
     # Every result, figures and activations included, as the README defines identical.
     assert differing_results(reference, workdir) == []
+
+
+def test_two_fresh_runs_give_identical_results(tmp_path, tiny_model_dir):
+    config = small_config(tiny_model_dir)
+    first = make_small_workdir(tmp_path / "first", config)
+    second = make_small_workdir(tmp_path / "second", config)
+    for workdir in (first, second):
+        snakemake(workdir, "all_results")
+    assert any((first / "results/tiny/figures").glob("*.png"))
+    assert differing_results(first, second) == []
