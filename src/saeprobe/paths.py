@@ -45,11 +45,14 @@ def activation_dir(model="{model}", dataset="{dataset}", ood: bool = False) -> s
     return f"results/{model}/activations/{_ood(ood)}{dataset}"
 
 
+def _shard(shard) -> str:
+    # Shard numbers have three digits, so the folders sort in order.
+    return f"{shard:03d}" if isinstance(shard, int) else shard
+
+
 def corpus_shard_dir(model="{model}", shard="{shard}") -> str:
     """One shard of a text corpus's token activations (``corpus_file_name`` per layer)."""
-    if isinstance(shard, int):
-        shard = f"{shard:03d}"
-    return f"results/{model}/corpus/shard_{shard}"
+    return f"results/{model}/corpus/shard_{_shard(shard)}"
 
 
 def activation_file_name(layer="{layer}") -> str:
@@ -72,9 +75,7 @@ def sequence_shard_dir(model="{model}", split="{split}", shard="{shard}") -> str
     ``corpus_tokens_file_name`` and ``sequence_rows_file_name``."""
     if split not in SEQUENCE_SPLITS and split != "{split}":
         raise KeyError(f"{split!r} is not one of the sequence corpus's splits {SEQUENCE_SPLITS}")
-    if isinstance(shard, int):
-        shard = f"{shard:03d}"
-    return f"results/{model}/sequences/{split}/shard_{shard}"
+    return f"results/{model}/sequences/{split}/shard_{_shard(shard)}"
 
 
 def sequence_file_name(layer="{layer}") -> str:

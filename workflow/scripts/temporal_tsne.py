@@ -10,11 +10,12 @@ from saeprobe.saes import load_sae
 from saeprobe.temporal.chunk_probing import (context_task, last_token_vectors, prompt_sample, sae_chunks,
                                              tsne_embedding)
 from saeprobe.temporal.sequences import heldout_sequences
+from saeprobe.temporal.smoothness import sae_groups
 
 log = job_logger(snakemake.log[0], snakemake.threads)
 settings, layer = snakemake.params.settings, snakemake.params.layer
 sae = load_sae(Path(snakemake.input.sae).parent).eval()
-chunk = "high" if getattr(sae, "group_sizes", None) and len(sae.group_sizes) > 1 else "all"
+chunk = "high" if "h" in sae_groups(sae) else "all"
 
 prompts = prompt_sample(pd.read_parquet(snakemake.input.part_of_speech), settings["tsne_points"], settings["seed"])
 vectors = last_token_vectors(prompts, snakemake.input.activations, layer)

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from saeprobe.temporal.smoothness import sae_groups
+
 CHUNKS = ("high", "low", "all")
 REPRESENTATIONS = ("residual", *CHUNKS)  # "residual" is the raw-activation baseline
 TRAIN_FRACTION = 0.75  # the reference's 3000 of 4000
@@ -182,8 +184,8 @@ def sae_chunks(sae, x: np.ndarray, batch_size: int = 4096) -> dict[str, np.ndarr
     with torch.no_grad():
         codes = np.concatenate([sae.encode(torch.from_numpy(np.asarray(x[i:i + batch_size], np.float32))).numpy()
                                 for i in range(0, len(x), batch_size)])
-    sizes = getattr(sae, "group_sizes", None)
-    n_high = sizes[0] if sizes and len(sizes) > 1 else None
+    groups = sae_groups(sae)  # the one definition of an SAE's high-level group
+    n_high = groups["h"].stop if "h" in groups else None
     chunks = CHUNKS if n_high is not None else ("all",)
     return {chunk: codes[:, chunk_columns(chunk, n_high, sae.width)] for chunk in chunks}
 
