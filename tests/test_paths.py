@@ -19,6 +19,7 @@ DOCUMENTED = {
     f"{paths.activation_dir()}/{paths.corpus_file_name('{L}')}":
         "results/{model}/activations/{dataset}/corpus_layer_{L}.npy",
     paths.sae_dir() + "/": "results/{model}/saes/{sae}/",
+    paths.reference_cross_entropy(layer="{L}"): "results/{model}/saes/reference_cross_entropy_layer_{L}.json",
     paths.latents_file(): "results/{model}/latents/{sae}/{dataset}.npz",
     paths.activation_dir(ood=True) + "/": "results/{model}/activations/ood/{dataset}/",
     paths.latents_file(ood=True): "results/{model}/latents/{sae}/ood/{dataset}.npz",

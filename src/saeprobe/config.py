@@ -332,7 +332,7 @@ def _check_interpretability(config: dict) -> None:
 # runtime in minutes; both are multiplied by the attempt number on a retry.
 JOB_CLASSES = {
     "gpu": ("model_prepare", "activations_extract", "activations_extract_ood", "activations_corpus_text",
-            "sae_train", "sae_import", "sae_evaluate", "sae_encode", "sae_encode_ood", "interpret_corpus",
+            "sae_train", "sae_import", "sae_reference_cross_entropy", "sae_evaluate", "sae_encode", "sae_encode_ood", "interpret_corpus",
             "interpret_examples", "autointerp_detection", "autointerp_describe", "sensitivity_generate",
             "sensitivity_score", "sequence_corpus", "temporal_smoothness", "chunk_probe", "temporal_alignment"),
     "cpu": ("probe_baselines", "probe_sae", "part_of_speech", "temporal_tsne"),

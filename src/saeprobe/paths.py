@@ -113,6 +113,11 @@ def sae_quality(model="{model}", sae="{sae}") -> str:
     return f"{sae_dir(model, sae)}/quality.json"
 
 
+def reference_cross_entropy(model="{model}", layer="{layer}") -> str:
+    """The clean and zero-ablated CE of the SAE evaluation at one layer, shared by its SAEs."""
+    return f"results/{model}/saes/reference_cross_entropy_layer_{layer}.json"
+
+
 def sae_checkpoint(model="{model}", sae="{sae}") -> str:
     """The trainer's resumable state; not a rule output, so a rerun finds it."""
     return f"results/{model}/checkpoints/{sae}.pt"
@@ -294,6 +299,7 @@ _JOB_STEMS = {
     "sae_train": "{model}/saes/{sae}",
     "sae_import": "{model}/saes/{sae}",
     "sae_evaluate": "{model}/saes/{sae}.evaluate",
+    "sae_reference_cross_entropy": "{model}/saes/reference_cross_entropy_layer_{layer}",
     "sae_encode": "{model}/latents/{sae}/{dataset}",
     "sae_encode_ood": "{model}/latents/{sae}/ood/{dataset}",
     "probe_baselines": "{model}/probes/{setting}/{dataset}/baselines_layer_{layer}",

@@ -17,12 +17,22 @@ corpora leave out (README), as SAELens and SAEBench leave BOS out.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from saeprobe.activations import TracedModel, first_token_positions, format_prompts, position_ids, tokenize
 from saeprobe.saes.base import SparseAutoencoder
+from saeprobe.splits import normal_split
+
+
+# The SAE-free passes (clean, ablated) depend only on the model, layer and
+# texts, so the pipeline computes them once per layer for all its SAEs.
+PASSES = ("clean", "spliced", "ablated")
+REFERENCE_PASSES = ("clean", "ablated")
 
 
 class CrossEntropySplicer:
@@ -55,10 +65,17 @@ class CrossEntropySplicer:
         return logits
 
     @torch.inference_mode()
-    def cross_entropies(self, texts: list[str], sae: SparseAutoencoder) -> dict[str, float]:
-        """Mean next-token CE (nats per predicted token) of the clean, spliced and ablated passes."""
+    def cross_entropies(self, texts: list[str], sae: SparseAutoencoder | None = None,
+                        passes: tuple[str, ...] = PASSES) -> dict[str, float]:
+        """Mean next-token CE (nats per predicted token) of each of ``passes``
+        (``PASSES``), plus ``n_tokens``; the spliced pass needs ``sae``."""
+        unknown = set(passes) - set(PASSES)
+        if unknown:
+            raise ValueError(f"unknown passes {sorted(unknown)}; choose from {PASSES}")
+        if "spliced" in passes and sae is None:
+            raise ValueError("the spliced pass needs an SAE")
         prompts = format_prompts(self.tokenizer, texts, self.chat_template)
-        sums = {"clean": 0.0, "spliced": 0.0, "ablated": 0.0}
+        sums = dict.fromkeys(passes, 0.0)
         count = 0
 
         def spliced(hidden, keep):
@@ -68,6 +85,7 @@ class CrossEntropySplicer:
         def ablated(hidden, keep):
             return torch.where(keep[..., None], hidden, torch.zeros_like(hidden))
 
+        replacements = {"clean": None, "spliced": spliced, "ablated": ablated}
         for start in range(0, len(prompts), self.batch_size):
             inputs = tokenize(self.tokenizer, prompts[start:start + self.batch_size], self.max_seq_len)
             mask = inputs["attention_mask"]
@@ -80,8 +98,8 @@ class CrossEntropySplicer:
             # next-token targets: real tokens that follow a real token
             targets = inputs["input_ids"][:, 1:]
             valid = (mask[:, 1:] & mask[:, :-1]).bool().to(device)
-            for name, replace in (("clean", None), ("spliced", spliced), ("ablated", ablated)):
-                logits = self._logits(inputs, replace)[:, :-1].float()
+            for name in passes:
+                logits = self._logits(inputs, replacements[name])[:, :-1].float()
                 loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
                 sums[name] += loss[valid.reshape(-1)].sum().item()
             count += int(valid.sum())
@@ -102,3 +120,24 @@ def pick_eval_texts(texts: list[str], n: int, seed: int = 0) -> list[str]:
         return list(texts)
     rng = np.random.default_rng(seed)
     return [texts[i] for i in sorted(rng.choice(len(texts), size=n, replace=False))]
+
+
+def evaluation_texts(dataset_files: list[str | Path], n: int, seed: int) -> list[str]:
+    """The CE evaluation's prompts: a seeded sample of the datasets' test-split
+    prompts, which no SAE corpus built from the training splits holds."""
+    test_texts = []
+    for path in dataset_files:
+        frame = pd.read_parquet(path, columns=["text", "label"])
+        test_texts += frame["text"].iloc[normal_split(frame["label"].to_numpy())[1]].tolist()
+    return pick_eval_texts(test_texts, n, seed)
+
+
+def spliced_quality(reference: dict, spliced: dict) -> dict:
+    """The quality fields of one SAE from the layer's reference passes and its
+    own spliced pass, which must have scored the same tokens."""
+    if spliced["n_tokens"] != reference["n_tokens"]:
+        raise ValueError(f"the spliced pass scored {spliced['n_tokens']} tokens but the reference passes "
+                         f"{reference['n_tokens']}: the reference file is stale; delete it and rerun")
+    ce = {"clean": reference["clean"], "spliced": spliced["spliced"], "ablated": reference["ablated"]}
+    return {"ce_clean": ce["clean"], "ce_spliced": ce["spliced"], "ce_ablated": ce["ablated"],
+            "ce_tokens": spliced["n_tokens"], "ce_loss_recovered": loss_recovered(ce)}

@@ -52,12 +52,35 @@ rule sae_import:
         "../scripts/import_sae.py"
 
 
+rule sae_reference_cross_entropy:
+    input:
+        model=paths.model_dir(),
+        datasets=[paths.dataset_file(dataset) for dataset in PROBED_DATASETS],
+    output:
+        paths.reference_cross_entropy(),
+    params:
+        model=lambda wc: {key: MODELS[wc.model][key] for key in ("dtype", "chat_template", "batch_size")},
+        evaluation=config["sae_evaluation"],
+    threads: job_threads("sae_reference_cross_entropy")
+    resources:
+        **cluster_resources("sae_reference_cross_entropy"),
+    log:
+        paths.job_log("sae_reference_cross_entropy"),
+    benchmark:
+        paths.job_benchmark("sae_reference_cross_entropy")
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/reference_cross_entropy.py"
+
+
 rule sae_evaluate:
     input:
         sae=paths.sae_weights(),
         model=paths.model_dir(),
         corpus=corpus_inputs,
         datasets=[paths.dataset_file(dataset) for dataset in PROBED_DATASETS],
+        reference=lambda wc: paths.reference_cross_entropy(wc.model, SAES[wc.model][wc.sae]["layer"]),
     output:
         paths.sae_quality(),
     params:

@@ -87,6 +87,7 @@ def probe_accuracy(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.nda
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     x = np.asarray(x)
     y = np.asarray(y)
@@ -100,7 +101,9 @@ def probe_accuracy(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.nda
     x_train = x[np.ix_(train, features)]
     x_test = x[np.ix_(test, features)]
     model = LogisticRegression()  # the reference's defaults: L2, C=1, lbfgs, max_iter=100
-    with warnings.catch_warnings():
+    # One thread: on a problem this small sklearn's OpenMP loss costs more than
+    # it saves (a fit took 8x longer on two), and the result cannot depend on the core count.
+    with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x_train, y[train])
     return {
@@ -141,12 +144,14 @@ def tsne_embedding(x: np.ndarray, seed: int, perplexity: float = 30.0) -> np.nda
     (and the 3 * perplexity neighbours must exist), so small sets still run.
     """
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) < 4:
         raise ValueError(f"t-SNE needs a [n, d] array with n >= 4, got shape {x.shape}")
     tsne = TSNE(n_components=2, random_state=seed, perplexity=min(perplexity, (len(x) - 1) / 3), init="pca")
-    return np.asarray(tsne.fit_transform(x), dtype=np.float64)
+    with threadpool_limits(1):  # as probe_accuracy: faster at this size, and independent of the core count
+        return np.asarray(tsne.fit_transform(x), dtype=np.float64)
 
 
 TASKS = ("semantics", "syntax", "context")
