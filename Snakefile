@@ -50,6 +50,8 @@ include: "workflow/rules/interpret.smk"
 include: "workflow/rules/autointerp.smk"
 include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/temporal.smk"
+include: "workflow/rules/representation.smk"
+include: "workflow/rules/crossmodal.smk"
 
 
 rule all_results:

@@ -239,6 +239,58 @@ def temporal_table(name: str, model="{model}") -> str:
 TEMPORAL_TABLES = ("smoothness", "chunk_probing", "alignment")
 
 
+# The representation analyses (issue 17): one job per representation kind,
+# the residual (its raw and logreg rows) or an SAE, over every probed dataset.
+REPRESENTATION_FILES = ("datasets", "clusters", "pairwise")
+
+
+def representation_file(model="{model}", representation="{representation}", name="{name}") -> str:
+    """One of ``REPRESENTATION_FILES`` of a representation's job (parquet):
+    per-dataset separability and selectivity, cluster separation, its pairwise table."""
+    if name not in REPRESENTATION_FILES and name != "{name}":
+        raise KeyError(f"{name!r} is not one of the representation files {REPRESENTATION_FILES}")
+    return f"results/{model}/representation/{representation}/{name}.parquet"
+
+
+def representation_table(name: str, model="{model}") -> str:
+    """One of ``REPRESENTATION_TABLES`` across the representations (CSV); those in
+    ``REPRESENTATION_FIGURES`` have a figure of their name."""
+    if name not in REPRESENTATION_TABLES:
+        raise KeyError(f"{name!r} is not one of the representation tables {REPRESENTATION_TABLES}")
+    return f"results/{model}/tables/{name}.csv"
+
+
+REPRESENTATION_FIGURES = ("separability", "selectivity", "feature_reuse", "cluster_separation")
+REPRESENTATION_TABLES = (*REPRESENTATION_FIGURES, "cluster_pairwise")
+
+
+# Cross-modal stitching (issue 17): image features of one image source, and
+# per representation the scores of its text-to-image map.
+IMAGE_SOURCES = ("digits", "cifar100")
+
+
+def image_features_dir(images="{images}") -> str:
+    """``image_features_file_name`` (features and labels), ``meta.json`` and, for
+    the digits, the small encoder trained on them (``encoder.safetensors``)."""
+    if images not in IMAGE_SOURCES and images != "{images}":
+        raise KeyError(f"{images!r} is not one of the image sources {IMAGE_SOURCES}")
+    return f"results/crossmodal/{images}"
+
+
+def image_features_file_name() -> str:
+    return "features.npz"
+
+
+def stitching_file(model="{model}", representation="{representation}") -> str:
+    """One representation job's stitching scores (the residual's raw and logreg rows, or an SAE's)."""
+    return f"results/{model}/crossmodal/{representation}.parquet"
+
+
+def stitching_table(model="{model}") -> str:
+    """The stitching scores across representations (CSV), with the figure ``crossmodal_stitching``."""
+    return f"results/{model}/tables/crossmodal_stitching.csv"
+
+
 def llm_cache_dir() -> str:
     """The LLM response cache; not a rule output, so no rerun pays for a reply twice."""
     return "resources/llm_cache"
@@ -322,6 +374,13 @@ _JOB_STEMS = {
     "chunk_probe": "{model}/temporal/{representation}.chunk_probing",
     "temporal_tsne": "{model}/temporal/{sae}.tsne",
     "temporal_alignment": "{model}/temporal/{sae}.alignment",
+    "representation_analysis": "{model}/representation/{representation}",
+    "representation_tables": "{model}/tables/representation",
+    "figure_representation": "{model}/figures/{name}",
+    "crossmodal_images": "crossmodal/{images}",
+    "crossmodal_stitch": "{model}/crossmodal/{representation}",
+    "crossmodal_table": "{model}/tables/crossmodal_stitching",
+    "figure_crossmodal": "{model}/figures/crossmodal_stitching",
     "smoothness_table": "{model}/tables/smoothness",
     "chunk_probing_table": "{model}/tables/chunk_probing",
     "alignment_table": "{model}/tables/alignment",

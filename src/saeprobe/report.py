@@ -341,3 +341,72 @@ def plot_tsne(points: pd.DataFrame, path: str | Path, title: str = "") -> None:
             if ax.get_legend():
                 ax.legend(fontsize="x-small", markerscale=2, loc="best")
         axes[0].figure.suptitle(title)
+
+
+def _representation_order(names) -> list[str]:
+    """The residual's two representations first, then the SAEs by name."""
+    dense = [n for n in ("raw", "logreg") if n in set(names)]
+    return dense + sorted(set(names) - set(dense))
+
+
+def _representation_panels(table: pd.DataFrame, panels: dict[str, str], path, title: str) -> None:
+    """One panel per column of ``panels`` ({column: label}): a bar per
+    representation (the mean of its rows), each row a dot."""
+    import seaborn as sns
+
+    order = _representation_order(table["representation"])
+    with _figure(path, size=(4.2 * len(panels), 4.5), panels=len(panels)) as axes:
+        for ax, (column, label) in zip(axes, panels.items()):
+            rows = table[table[column].notna()]
+            shown = [r for r in order if r in set(rows["representation"])]
+            sns.barplot(rows, x="representation", y=column, order=shown, errorbar=None, color="#a1c9f4", ax=ax)
+            sns.stripplot(rows, x="representation", y=column, order=shown, jitter=False, color="#1f3b73", size=4,
+                          ax=ax)
+            ax.set_title(label)
+            ax.set_xlabel("")
+            ax.set_ylabel("")
+            ax.tick_params(axis="x", rotation=40)
+        axes[0].figure.suptitle(title)
+
+
+REPRESENTATION_PANELS = {
+    "separability": {"jss": "JS separability (higher: more separable)",
+                     "sno": "salient-neuron overlap (lower: more class-specific)", "auc": "test AUC, L2 probe"},
+    "selectivity": {"gini": "Gini over examples", "concept_gini": "Gini across datasets' positives",
+                    "frac_active": "fraction of examples active"},
+    "feature_reuse": {"jaccard": "Jaccard of top dimensions, related datasets",
+                      "delta_jaccard": "Jaccard − logreg's"},
+    "cluster_separation": {"calinski_harabasz": "Calinski–Harabasz", "neg_davies_bouldin": "− Davies–Bouldin",
+                           "silhouette": "silhouette", "mpcd_ratio": "centroid distance / spread"},
+}
+
+
+def plot_representation(name: str, table: pd.DataFrame, path: str | Path, model: str = "") -> None:
+    """The figure of a representation table (``paths.REPRESENTATION_FIGURES``): bars per representation."""
+    what = {"separability": "class separability per dataset", "selectivity": "selectivity of the top dimensions",
+            "feature_reuse": "reuse of top dimensions within groups of related datasets",
+            "cluster_separation": "separation of the datasets' positives as clusters"}[name]
+    if table.empty:  # e.g. no two related datasets were probed: say so rather than draw nothing
+        with _figure(path, size=(6, 2)) as ax:
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"{what}: nothing to draw (the table is empty)", ha="center", va="center")
+        return
+    _representation_panels(table, REPRESENTATION_PANELS[name], path, _titled(model, what))
+
+
+def plot_crossmodal(table: pd.DataFrame, path: str | Path, model: str = "") -> None:
+    """Stitching accuracy per representation (mean and spread over pairings), chance and the shuffled control."""
+    table = table.set_index("representation").loc[_representation_order(table["representation"])]
+    with _figure(path, size=(1.2 * len(table) + 3, 4.5)) as ax:
+        x = np.arange(len(table))
+        ax.bar(x, table["accuracy_mean"], yerr=table["accuracy_std"], color="#a1c9f4", capsize=3,
+               label="paired classes (mean ± sd over pairings)")
+        ax.scatter(x, table["shuffled_accuracy_mean"], color="#1f3b73", zorder=3, label="shuffled pairing")
+        ax.axhline(table["chance"].iloc[0], color="grey", linestyle="--", linewidth=1,
+                   label=f"chance {table['chance'].iloc[0]:.2f}")
+        ax.set_xticks(x, table.index, rotation=40, ha="right")
+        ax.set_ylabel("1-NN accuracy of mapped test prompts")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize="small")
+        ax.set_title(_titled(model, f"text-to-image stitching ({table['images'].iloc[0]}, "
+                                    f"{int(table['n_concepts'].iloc[0])} concepts)"))

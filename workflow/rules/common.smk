@@ -9,6 +9,7 @@ from saeprobe.config import (
     autointerp_saes,
     baseline_layers,
     check_config,
+    crossmodal_saes,
     described_datasets,
     described_saes,
     expand_reference_saes,
@@ -20,6 +21,7 @@ from saeprobe.config import (
     main_layer,
     probe_settings,
     probed_saes,
+    representation_saes,
     sae_entries,
     sae_layers,
     sensitivity_saes,
@@ -125,6 +127,12 @@ TEMPORAL_SAES = temporal_saes(config)
 SEQUENCE_CORPUS = config["temporal"]["corpus"]
 CHUNK_PROBING = config["temporal"]["chunk_probing"]
 ALIGNMENT = config["temporal"]["alignment"]
+# Representation analyses: the SAEs compared with the residual, and the residual's layers (theirs).
+REPRESENTATION_SAES = representation_saes(config)
+REPRESENTATION = config["representation"]
+# Cross-modal stitching: the SAEs whose latents are stitched, and its settings.
+CROSSMODAL_SAES = crossmodal_saes(config)
+CROSSMODAL = config["crossmodal"]
 if ASKS_AN_LLM:
     if EXPLAINER["provider"] == "claude" and workflow.is_main_process and not os.environ.get(KEY_VARIABLE):
         # A dry run calls nothing, so it may be planned without the key; a real run stops at onstart.
@@ -274,6 +282,51 @@ def dataset_analysis_inputs(wildcards):
     return inputs
 
 
+def crossmodal_layer(model):
+    """Where the text side is read: the stitched SAEs' layer (they share one), else the main layer."""
+    layers = {SAES[model][sae]["layer"] for sae in CROSSMODAL_SAES[model]}
+    if len(layers) > 1:
+        raise ValueError(f"crossmodal.saes of {model} sit at layers {sorted(layers)}; stitch SAEs of one layer")
+    return layers.pop() if layers else main_layer(MODELS[model])
+
+
+def crossmodal_inputs(wildcards):
+    """A stitching job reads the datasets' labels, the image features and the
+    residual's activations or the SAE's latents."""
+    model, representation = wildcards.model, wildcards.representation
+    inputs = {"datasets": [paths.dataset_file(d) for d in PROBED_DATASETS],
+              "images": paths.image_features_dir(CROSSMODAL["images"])}
+    if representation == paths.RESIDUAL:
+        inputs["activations"] = [paths.activation_dir(model, d) for d in PROBED_DATASETS]
+    else:
+        inputs["latents"] = [paths.latents_file(model, representation, d) for d in PROBED_DATASETS]
+    return inputs
+
+
+def representations(wildcards):
+    """The representations the tables join: the residual, then the compared SAEs."""
+    return [paths.RESIDUAL, *REPRESENTATION_SAES[wildcards.model]]
+
+
+def representation_layers(wildcards):
+    """The layers of a representation job: the SAE's, or for the residual every compared SAE's."""
+    saes = REPRESENTATION_SAES[wildcards.model]
+    names = saes if wildcards.representation == paths.RESIDUAL else [wildcards.representation]
+    return sorted({SAES[wildcards.model][name]["layer"] for name in names})
+
+
+def representation_inputs(wildcards):
+    """A representation job reads the datasets' labels and the residual's
+    activations or the SAE's latents of them."""
+    model, representation = wildcards.model, wildcards.representation
+    inputs = {"datasets": [paths.dataset_file(d) for d in PROBED_DATASETS]}
+    if representation == paths.RESIDUAL:
+        inputs["activations"] = [paths.activation_dir(model, d) for d in PROBED_DATASETS]
+    else:
+        inputs["latents"] = [paths.latents_file(model, representation, d) for d in PROBED_DATASETS]
+    return inputs
+
+
 def all_results_targets():
     # A rejected dataset's preparation is asked for, so that the run fails with its reason.
     targets = [paths.rejected_datasets_table()] + [paths.dataset_file(d) for d in REJECTED["dataset"]]
@@ -304,6 +357,11 @@ def all_results_targets():
                             if mapped == "all" or sae in mapped]
             if ALIGNMENT["pairs"]:
                 targets.append(paths.temporal_table("alignment", model))
+        if REPRESENTATION_SAES[model]:
+            targets += [paths.representation_table(name, model) for name in paths.REPRESENTATION_TABLES]
+            targets += [paths.figure(model, name) for name in paths.REPRESENTATION_FIGURES]
+        if CROSSMODAL_SAES[model]:
+            targets += [paths.stitching_table(model), paths.figure(model, "crossmodal_stitching")]
         if DESCRIBED_SAES[model] and DESCRIBED_DATASETS:
             for analysis in paths.DATASET_ANALYSES:
                 targets += [paths.dataset_analysis_table(model, analysis),
