@@ -365,7 +365,7 @@ def _representation_panels(table: pd.DataFrame, panels: dict[str, str], path, ti
             ax.set_title(label)
             ax.set_xlabel("")
             ax.set_ylabel("")
-            ax.tick_params(axis="x", rotation=40)
+            ax.set_xticks(ax.get_xticks(), ax.get_xticklabels(), rotation=40, ha="right")
         axes[0].figure.suptitle(title)
 
 
@@ -405,7 +405,7 @@ def plot_crossmodal(table: pd.DataFrame, path: str | Path, model: str = "") -> N
         ax.axhline(table["chance"].iloc[0], color="grey", linestyle="--", linewidth=1,
                    label=f"chance {table['chance'].iloc[0]:.2f}")
         ax.set_xticks(x, table.index, rotation=40, ha="right")
-        ax.set_ylabel("1-NN accuracy of mapped test prompts")
+        ax.set_ylabel("1-NN accuracy, mapped test prompts")
         ax.set_ylim(0, 1)
         ax.legend(fontsize="small")
         ax.set_title(_titled(model, f"text-to-image stitching ({table['images'].iloc[0]}, "
