@@ -52,6 +52,7 @@ include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/temporal.smk"
 include: "workflow/rules/representation.smk"
 include: "workflow/rules/crossmodal.smk"
+include: "workflow/rules/multitoken.smk"
 
 
 rule all_results:

@@ -20,6 +20,7 @@ lives here, in a file.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,6 +172,51 @@ class ResidualExtractor:
             tokens={layer: np.concatenate(v) if v else np.zeros((0, d_model), np.float32) for layer, v in tokens.items()},
             n_tokens=n_tokens,
         )
+
+    @torch.inference_mode()
+    def pooled_activations(self, texts: list[str], encoders: dict[str, Callable] | None = None
+                           ) -> dict[str, dict[str, np.ndarray]]:
+        """Multi-token pooling (SAE-Probes): per prompt, the mean and the max
+        over its real tokens but the first (the attention sink, whose norm is
+        ~100x the others') of the residual at the extractor's single layer,
+        and of each encoder's codes of those tokens (``encoders``: name ->
+        a function of ``[tokens, d_model]`` returning ``[tokens, width]``).
+
+        Returns ``{"residual" or name: {"mean": [n, dims], "max": [n, dims]}}``
+        in input order. A prompt of one token pools nothing and gets zeros.
+        Only the pooled vectors are kept, never the token tensor.
+        """
+        if len(self.layers) != 1:
+            raise ValueError(f"pooling reads one layer, not {self.layers}")
+        (layer,) = self.layers
+        encoders = encoders or {}
+        prompts = format_prompts(self.tokenizer, texts, self.chat_template)
+        lengths = [len(ids) for ids in self.tokenizer(prompts, truncation=True, max_length=self.max_seq_len)["input_ids"]]
+        order = np.argsort(lengths, kind="stable")
+        pooled = {name: {"mean": [None] * len(prompts), "max": [None] * len(prompts)}
+                  for name in ["residual", *encoders]}
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            inputs = tokenize(self.tokenizer, [prompts[i] for i in batch], self.max_seq_len)
+            mask = inputs["attention_mask"]
+            inputs["position_ids"] = position_ids(mask)
+            hidden = self._trace({k: v.to(self.traced.device) for k, v in inputs.items()})[layer].float()
+            kept = mask.bool().clone()
+            kept[torch.arange(len(batch)), first_token_positions(mask)] = False
+            kept = kept.to(hidden.device)
+            counts = kept.sum(1, keepdim=True).clamp(min=1)
+            tokens = hidden[kept]
+            row_of_token = torch.arange(len(batch), device=hidden.device)[:, None].expand_as(kept)[kept]
+            for name, codes in (("residual", tokens), *((n, encode(tokens)) for n, encode in encoders.items())):
+                total = torch.zeros(len(batch), codes.shape[1], device=codes.device).index_add_(0, row_of_token, codes)
+                peak = torch.full((len(batch), codes.shape[1]), -torch.inf, device=codes.device)
+                peak = peak.scatter_reduce(0, row_of_token[:, None].expand_as(codes), codes, reduce="amax")
+                peak = torch.where(torch.isinf(peak), torch.zeros_like(peak), peak)  # a prompt of one token
+                for row, idx in enumerate(batch):
+                    pooled[name]["mean"][idx] = (total[row] / counts[row]).cpu().numpy()
+                    pooled[name]["max"][idx] = peak[row].cpu().numpy()
+        return {name: {pooling: np.stack(rows).astype(np.float32) for pooling, rows in by_pooling.items()}
+                for name, by_pooling in pooled.items()}
 
     @torch.inference_mode()
     def token_row_activations(self, token_rows: np.ndarray, dtype=np.float16,

@@ -248,6 +248,11 @@ def crossmodal_saes(config: dict) -> dict[str, list[str]]:
     return _stage_saes(config, "crossmodal")
 
 
+def multitoken_saes(config: dict) -> dict[str, list[str]]:
+    """Model -> the SAEs whose pooled codes are probed (none when multi-token probes are off)."""
+    return _stage_saes(config, "multi_token")
+
+
 def sensitivity_saes(config: dict) -> dict[str, list[str]]:
     """Model -> the names of its SAEs whose feature sensitivity is measured (none when it is off)."""
     return _stage_saes(config, "sensitivity")
@@ -315,7 +320,7 @@ def _check_interpretability(config: dict) -> None:
     mapped = temporal.get("chunk_probing", {}).get("tsne_saes", "all") if temporal.get("enabled") else "all"
     stages = [("probes.saes", config.get("probes", {}).get("saes", "all")), ("temporal.saes", measured),
               ("temporal.chunk_probing.tsne_saes", mapped)]
-    stages += [(f"{section}.saes", config[section].get("saes", "all")) for section in ("representation", "crossmodal")
+    stages += [(f"{section}.saes", config[section].get("saes", "all")) for section in ("representation", "crossmodal", "multi_token")
                if config.get(section, {}).get("enabled")]
     for key, names in stages:
         unknown = sorted(set(names) - known) if names != "all" else []
@@ -347,9 +352,9 @@ JOB_CLASSES = {
     "gpu": ("model_prepare", "activations_extract", "activations_extract_ood", "activations_corpus_text",
             "sae_train", "sae_import", "sae_reference_cross_entropy", "sae_evaluate", "sae_encode", "sae_encode_ood", "interpret_corpus",
             "interpret_examples", "autointerp_detection", "autointerp_describe", "sensitivity_generate",
-            "sensitivity_score", "sequence_corpus", "crossmodal_images", "temporal_smoothness", "chunk_probe", "temporal_alignment"),
+            "sensitivity_score", "sequence_corpus", "crossmodal_images", "multitoken_pool", "temporal_smoothness", "chunk_probe", "temporal_alignment"),
     "cpu": ("probe_baselines", "probe_sae", "part_of_speech", "temporal_tsne", "representation_analysis",
-            "crossmodal_stitch"),
+            "crossmodal_stitch", "multitoken_probe"),
 }
 RESOURCE_DEFAULTS = {
     "gpu": {"gres": "gpu:1", "threads": 4, "mem_mb": 32000, "runtime": 60, "slurm_partition": None},

@@ -291,6 +291,36 @@ def stitching_table(model="{model}") -> str:
     return f"results/{model}/tables/crossmodal_stitching.csv"
 
 
+# Multi-token probes (SAE-Probes): per dataset, the residual and each SAE's
+# codes pooled over every token of a prompt; never the token tensor itself.
+POOLINGS = ("mean", "max")
+
+
+def pooled_dir(model="{model}", dataset="{dataset}") -> str:
+    """``pooled_residual_file_name`` and ``pooled_latents_file_name`` per pooling and SAE."""
+    return f"results/{model}/multitoken/{dataset}/pooled"
+
+
+def pooled_residual_file_name(pooling="{pooling}") -> str:
+    """In ``pooled_dir``: ``[rows, d_model]`` float32, the residual pooled over a prompt's tokens."""
+    return f"residual_{pooling}.npy"
+
+
+def pooled_latents_file_name(sae="{sae}", pooling="{pooling}") -> str:
+    """In ``pooled_dir``: the SAE's codes pooled over a prompt's tokens (scipy sparse CSR)."""
+    return f"{sae}_{pooling}.npz"
+
+
+def multitoken_probe_file(model="{model}", dataset="{dataset}", pooling="{pooling}") -> str:
+    """The normal setting's baselines and SAE probes on one pooling of one dataset."""
+    return f"results/{model}/multitoken/{dataset}/probes_{pooling}.parquet"
+
+
+def multitoken_table(model="{model}") -> str:
+    """Pooled probes beside the last-token probes of the same methods (CSV), with the figure ``multi_token``."""
+    return f"results/{model}/tables/multi_token.csv"
+
+
 def llm_cache_dir() -> str:
     """The LLM response cache; not a rule output, so no rerun pays for a reply twice."""
     return "resources/llm_cache"
@@ -381,6 +411,10 @@ _JOB_STEMS = {
     "crossmodal_stitch": "{model}/crossmodal/{representation}",
     "crossmodal_table": "{model}/tables/crossmodal_stitching",
     "figure_crossmodal": "{model}/figures/crossmodal_stitching",
+    "multitoken_pool": "{model}/multitoken/{dataset}/pooled",
+    "multitoken_probe": "{model}/multitoken/{dataset}/probes_{pooling}",
+    "multitoken_table": "{model}/tables/multi_token",
+    "figure_multitoken": "{model}/figures/multi_token",
     "smoothness_table": "{model}/tables/smoothness",
     "chunk_probing_table": "{model}/tables/chunk_probing",
     "alignment_table": "{model}/tables/alignment",

@@ -410,3 +410,20 @@ def plot_crossmodal(table: pd.DataFrame, path: str | Path, model: str = "") -> N
         ax.legend(fontsize="small")
         ax.set_title(_titled(model, f"text-to-image stitching ({table['images'].iloc[0]}, "
                                     f"{int(table['n_concepts'].iloc[0])} concepts)"))
+
+
+def plot_multitoken(table: pd.DataFrame, path: str | Path, model: str = "") -> None:
+    """Mean test AUC of each method (an SAE's probes per k) on the last token and on each pooling."""
+    import seaborn as sns
+
+    table = table.assign(probe=np.where(table["sae"].fillna("") == "", table["method"],
+                                        table["sae"].fillna("") + ", k=" + table["k"].astype("Int64").astype(str)))
+    poolings = [p for p in ("last", "mean", "max") if p in set(table["pooling"])]
+    with _figure(path, size=(1.1 * table["probe"].nunique() + 4, 4.5)) as ax:
+        sns.barplot(table, x="probe", y="test_auc", hue="pooling", hue_order=poolings,
+                    order=sorted(table["probe"].unique()), errorbar=None, ax=ax)
+        ax.set_xticks(ax.get_xticks(), ax.get_xticklabels(), rotation=40, ha="right")
+        ax.set_xlabel("")
+        ax.set_ylabel(f"mean test AUC over {table['dataset'].nunique()} datasets")
+        ax.set_ylim(0.5, 1)
+        ax.set_title(_titled(model, "probes on pooled tokens against the last token"))

@@ -19,6 +19,7 @@ from saeprobe.config import (
     interpreted_saes,
     job_resources,
     main_layer,
+    multitoken_saes,
     probe_settings,
     probed_saes,
     representation_saes,
@@ -133,6 +134,15 @@ REPRESENTATION = config["representation"]
 # Cross-modal stitching: the SAEs whose latents are stitched, and its settings.
 CROSSMODAL_SAES = crossmodal_saes(config)
 CROSSMODAL = config["crossmodal"]
+# Multi-token probes: the SAEs whose pooled codes are probed, and the datasets pooled.
+MULTITOKEN_SAES = multitoken_saes(config)
+MULTI_TOKEN = config["multi_token"]
+MULTITOKEN_DATASETS = (PROBED_DATASETS if MULTI_TOKEN["datasets"] == "all"
+                       else [d for d in PROBED_DATASETS if d in MULTI_TOKEN["datasets"]])
+if MULTI_TOKEN["enabled"] and MULTI_TOKEN["datasets"] != "all":
+    _unknown = sorted(set(MULTI_TOKEN["datasets"]) - set(PROBED_DATASETS))
+    if _unknown:
+        raise ValueError(f"multi_token.datasets: {_unknown} are not probed datasets; choose from {PROBED_DATASETS}")
 if ASKS_AN_LLM:
     if EXPLAINER["provider"] == "claude" and workflow.is_main_process and not os.environ.get(KEY_VARIABLE):
         # A dry run calls nothing, so it may be planned without the key; a real run stops at onstart.
@@ -282,6 +292,14 @@ def dataset_analysis_inputs(wildcards):
     return inputs
 
 
+def multitoken_layer(model):
+    """The layer a pooling job reads: its SAEs' (they share one), else the main layer."""
+    layers = {SAES[model][sae]["layer"] for sae in MULTITOKEN_SAES[model]}
+    if len(layers) > 1:
+        raise ValueError(f"multi_token.saes of {model} sit at layers {sorted(layers)}; pool SAEs of one layer")
+    return layers.pop() if layers else main_layer(MODELS[model])
+
+
 def crossmodal_layer(model):
     """Where the text side is read: the stitched SAEs' layer (they share one), else the main layer."""
     layers = {SAES[model][sae]["layer"] for sae in CROSSMODAL_SAES[model]}
@@ -362,6 +380,8 @@ def all_results_targets():
             targets += [paths.figure(model, name) for name in paths.REPRESENTATION_FIGURES]
         if CROSSMODAL_SAES[model]:
             targets += [paths.stitching_table(model), paths.figure(model, "crossmodal_stitching")]
+        if MULTITOKEN_SAES[model] and MULTITOKEN_DATASETS and "normal" in PROBE_SETTINGS:
+            targets += [paths.multitoken_table(model), paths.figure(model, "multi_token")]
         if DESCRIBED_SAES[model] and DESCRIBED_DATASETS:
             for analysis in paths.DATASET_ANALYSES:
                 targets += [paths.dataset_analysis_table(model, analysis),
