@@ -292,33 +292,37 @@ def dataset_analysis_inputs(wildcards):
     return inputs
 
 
-def multitoken_layer(model):
-    """The layer a pooling job reads: its SAEs' (they share one), else the main layer."""
-    layers = {SAES[model][sae]["layer"] for sae in MULTITOKEN_SAES[model]}
+def one_layer(model, saes, key):
+    """The layer a stage's SAEs share (the stage ``key`` reads one), else the main layer."""
+    layers = {SAES[model][sae]["layer"] for sae in saes}
     if len(layers) > 1:
-        raise ValueError(f"multi_token.saes of {model} sit at layers {sorted(layers)}; pool SAEs of one layer")
+        raise ValueError(f"{key} of {model} sit at layers {sorted(layers)}; choose SAEs of one layer")
     return layers.pop() if layers else main_layer(MODELS[model])
+
+
+def multitoken_layer(model):
+    return one_layer(model, MULTITOKEN_SAES[model], "multi_token.saes")
 
 
 def crossmodal_layer(model):
-    """Where the text side is read: the stitched SAEs' layer (they share one), else the main layer."""
-    layers = {SAES[model][sae]["layer"] for sae in CROSSMODAL_SAES[model]}
-    if len(layers) > 1:
-        raise ValueError(f"crossmodal.saes of {model} sit at layers {sorted(layers)}; stitch SAEs of one layer")
-    return layers.pop() if layers else main_layer(MODELS[model])
+    return one_layer(model, CROSSMODAL_SAES[model], "crossmodal.saes")
 
 
-def crossmodal_inputs(wildcards):
-    """A stitching job reads the datasets' labels, the image features and the
-    residual's activations or the SAE's latents."""
+def representation_inputs(wildcards):
+    """A job of a representation (the residual or an SAE) over the probed
+    datasets reads their labels and the residual's activations or the SAE's latents."""
     model, representation = wildcards.model, wildcards.representation
-    inputs = {"datasets": [paths.dataset_file(d) for d in PROBED_DATASETS],
-              "images": paths.image_features_dir(CROSSMODAL["images"])}
+    inputs = {"datasets": [paths.dataset_file(d) for d in PROBED_DATASETS]}
     if representation == paths.RESIDUAL:
         inputs["activations"] = [paths.activation_dir(model, d) for d in PROBED_DATASETS]
     else:
         inputs["latents"] = [paths.latents_file(model, representation, d) for d in PROBED_DATASETS]
     return inputs
+
+
+def crossmodal_inputs(wildcards):
+    """A stitching job reads what a representation job reads, and the image features."""
+    return {**representation_inputs(wildcards), "images": paths.image_features_dir(CROSSMODAL["images"])}
 
 
 def representations(wildcards):
@@ -331,18 +335,6 @@ def representation_layers(wildcards):
     saes = REPRESENTATION_SAES[wildcards.model]
     names = saes if wildcards.representation == paths.RESIDUAL else [wildcards.representation]
     return sorted({SAES[wildcards.model][name]["layer"] for name in names})
-
-
-def representation_inputs(wildcards):
-    """A representation job reads the datasets' labels and the residual's
-    activations or the SAE's latents of them."""
-    model, representation = wildcards.model, wildcards.representation
-    inputs = {"datasets": [paths.dataset_file(d) for d in PROBED_DATASETS]}
-    if representation == paths.RESIDUAL:
-        inputs["activations"] = [paths.activation_dir(model, d) for d in PROBED_DATASETS]
-    else:
-        inputs["latents"] = [paths.latents_file(model, representation, d) for d in PROBED_DATASETS]
-    return inputs
 
 
 def all_results_targets():
