@@ -301,6 +301,14 @@ def test_the_kurexi_seed_dag_builds_without_the_model_or_a_key(tmp_path, monkeyp
     assert counts["crossmodal_images"] == 1
 
 
+def test_the_sae_probes_seed_dag_builds_without_the_model(tmp_path):
+    counts = job_counts(tmp_path, "all_results", "--configfile", str(REPO / "config/seeds/sae-probes.yaml"))
+    assert counts["activations_extract"] == 113 and counts["sae_import"] == 4
+    # Three Gemma Scope SAEs probed at layer 20 in the five settings; two pooled over every dataset.
+    assert counts["probe_sae"] == 3 * (113 * 4 + 8) and counts["sae_encode"] == 3 * 113
+    assert counts["multitoken_pool"] == 113 and counts["multitoken_probe"] == 113 * 2
+
+
 def test_every_rule_has_log_benchmark_and_an_existing_conda_env():
     for rule_file in (REPO / "workflow/rules").glob("*.smk"):
         text = rule_file.read_text()
