@@ -8,6 +8,7 @@ import scipy.sparse as sp
 
 from saeprobe.activations import ResidualExtractor
 from saeprobe.atomic import atomic_dir, write_json
+from saeprobe.encoding import save_latents
 from saeprobe.logs import job_logger
 from saeprobe.models import checkpoint_dir, load_model
 from saeprobe.paths import pooled_latents_file_name, pooled_residual_file_name
@@ -27,8 +28,7 @@ with atomic_dir(snakemake.output[0]) as staging:
     for pooling in snakemake.params.poolings:
         np.save(staging / pooled_residual_file_name(pooling), pooled["residual"][pooling])
         for name in saes:
-            sp.save_npz(staging / pooled_latents_file_name(name, pooling), sp.csr_matrix(pooled[name][pooling]),
-                        compressed=False)
+            save_latents(staging / pooled_latents_file_name(name, pooling), sp.csr_matrix(pooled[name][pooling]))
     write_json(staging / "meta.json", {"rows": len(texts), "layer": layer, "saes": list(saes),
                                        "poolings": list(snakemake.params.poolings)})
 log.info("%d prompts pooled at layer %d for the residual and %s", len(texts), layer, list(saes))

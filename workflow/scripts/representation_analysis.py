@@ -1,15 +1,12 @@
 """One representation's analyses over the probed datasets: the residual (raw and logreg) or an SAE's latents."""
 
-from pathlib import Path
-
-import numpy as np
 import pandas as pd
 
 from saeprobe.atomic import write_table
-from saeprobe.encoding import load_latents
 from saeprobe.logs import job_logger
-from saeprobe.paths import RESIDUAL, activation_file_name
-from saeprobe.representation.analysis import DatasetRows, RepresentationSettings, analyse
+from saeprobe.paths import RESIDUAL
+from saeprobe.representation.analysis import (DatasetRows, RepresentationSettings, analyse, dataset_labels,
+                                              representation_matrices)
 from saeprobe.splits import normal_split
 
 log = job_logger(snakemake.log[0], snakemake.threads)
@@ -19,14 +16,12 @@ settings = RepresentationSettings(**{key: given[key] for key in ("firing_filter"
                                                                  "selectivity_top", "cluster_positives",
                                                                  "sae_auc_latents", "seed")},
                                   engine=snakemake.params.engine)
-labels = {Path(f).stem: pd.read_parquet(f, columns=["label"])["label"].to_numpy() for f in snakemake.input.datasets}
+labels = dataset_labels(snakemake.input.datasets)
+sources = snakemake.input.activations if representation == RESIDUAL else snakemake.input.latents
 
 results = {name: [] for name in snakemake.output.keys()}
 for layer in snakemake.params.layers:
-    if representation == RESIDUAL:
-        matrices = {Path(f).name: np.load(Path(f) / activation_file_name(layer)) for f in snakemake.input.activations}
-    else:
-        matrices = {Path(f).stem: load_latents(f).toarray() for f in snakemake.input.latents}
+    matrices = representation_matrices(representation, sources, layer)
     datasets = {name: DatasetRows(matrices[name], y, *normal_split(y)) for name, y in labels.items()}
     for name, table in zip(("datasets", "clusters", "pairwise"), analyse(representation, datasets, settings)):
         results[name].append(table.assign(layer=layer))

@@ -173,3 +173,27 @@ def analyse(kind: str, datasets: dict[str, DatasetRows], settings: Representatio
                          "n_rows": len(pooled_x), **cluster_separation(pooled_x[:, dims], pooled_concept)})
         pairwise.append(pairwise_separation(pooled_x[:, dims], pooled_concept).assign(representation=name))
     return per_dataset, pd.DataFrame(clusters), pd.concat(pairwise, ignore_index=True)
+
+
+def dataset_labels(dataset_files) -> dict[str, np.ndarray]:
+    """Each prepared dataset's labels, by dataset name (the file's stem), in the files' order."""
+    from pathlib import Path
+
+    return {Path(f).stem: pd.read_parquet(f, columns=["label"])["label"].to_numpy() for f in dataset_files}
+
+
+def representation_matrices(kind: str, sources, layer: int, names=None) -> dict[str, np.ndarray]:
+    """By dataset name, the matrices of a representation job: for ``kind``
+    ``"residual"`` the last-token activations at ``layer`` (``sources``: the
+    activation folders), else the SAE's latents (``sources``: its latent
+    files), dense. ``names`` keeps only those datasets."""
+    from pathlib import Path
+
+    from saeprobe.encoding import load_latents
+    from saeprobe.paths import RESIDUAL, activation_file_name
+
+    if kind == RESIDUAL:
+        found = {Path(f).name: lambda f=f: np.load(Path(f) / activation_file_name(layer)) for f in sources}
+    else:
+        found = {Path(f).stem: lambda f=f: load_latents(f).toarray() for f in sources}
+    return {name: load() for name, load in found.items() if names is None or name in names}
