@@ -296,6 +296,59 @@ def test_gemma_scope(tmp_path, x):
     check(load_pretrained(tmp_path / "gs"), x, F.relu(pre) * (pre > threshold), W_dec, b_dec)
 
 
+# -- Llama Scope: lm_saes's hyperparams.json + checkpoints/final.safetensors, in training units
+def write_llama_scope(folder, enc_w, enc_b, dec_w, dec_b, **hyper):
+    (folder / "checkpoints").mkdir(parents=True)
+    save_file({"encoder.weight": enc_w, "encoder.bias": enc_b, "decoder.weight": dec_w, "decoder.bias": dec_b},
+              str(folder / "checkpoints" / "final.safetensors"))
+    hyper = {"d_model": D_IN, "d_sae": WIDTH, "act_fn": "jumprelu", "jump_relu_threshold": 0.3,
+             "hook_point_in": "blocks.16.hook_resid_post", "hook_point_out": "blocks.16.hook_resid_post",
+             "norm_activation": "dataset-wise", "dataset_average_activation_norm": {"in": 9.0, "out": 9.0},
+             "sparsity_include_decoder_norm": True, "apply_decoder_bias_to_pre_encoder": False, **hyper}
+    (folder / "hyperparams.json").write_text(json.dumps(hyper))
+
+
+def test_llama_scope_matches_saelens_loader(tmp_path, x):
+    """Unit decoder rows, as released: SAELens scales the input by
+    s = sqrt(d) / norm_in and the threshold by s, and folds 1/s into the decoder."""
+    enc_w, enc_b, dec_b = rand(WIDTH, D_IN), rand(WIDTH), rand(D_IN)
+    dec_w = F.normalize(rand(D_IN, WIDTH), dim=0)
+    write_llama_scope(tmp_path / "ls", enc_w, enc_b, dec_w, dec_b)
+    x = x * 9.0 / D_IN**0.5  # raw residuals of about the dataset's average norm
+    s = D_IN**0.5 / 9.0
+    pre = (s * x) @ enc_w.T + enc_b
+    saelens_latents = pre * (pre > 0.3 * s)
+    sae = load_pretrained(tmp_path / "ls").eval()
+    assert sae.architecture == "jumprelu"
+    check(sae, x, saelens_latents / s, dec_w.T, dec_b / s)
+    torch.testing.assert_close(sae(x), (saelens_latents @ dec_w.T + dec_b) / s, atol=1e-5, rtol=1e-5)
+
+
+def test_llama_scope_moves_decoder_norms_into_the_latents(tmp_path, x):
+    """lm_saes's inference loader: dataset norms into biases and decoder, then
+    the decoder row norms into the latents; pre-activations times those norms meet the threshold."""
+    enc_w, enc_b, dec_w, dec_b = rand(WIDTH, D_IN), rand(WIDTH), rand(D_IN, WIDTH), rand(D_IN)
+    dec_w = dec_w * torch.linspace(0.3, 2.0, WIDTH)
+    write_llama_scope(tmp_path / "ls", enc_w, enc_b, dec_w, dec_b,
+                      dataset_average_activation_norm={"in": 4.0, "out": 5.0})
+    s_in, s_out = D_IN**0.5 / 4.0, D_IN**0.5 / 5.0
+    W_dec = dec_w.T * (s_in / s_out)
+    norms = W_dec.norm(dim=-1)
+    pre = (x @ enc_w.T + enc_b / s_in) * norms
+    check(load_pretrained(tmp_path / "ls").eval(), x, F.relu(pre) * (pre > 0.3), W_dec / norms[:, None], dec_b / s_out)
+
+
+@pytest.mark.parametrize("hyper, message", [
+    ({"hook_point_out": "blocks.16.hook_mlp_out"}, "a transcoder"),
+    ({"act_fn": "relu", "jump_relu_threshold": 0.0}, "act_fn 'relu'"),
+    ({"norm_activation": "token-wise"}, "norm_activation 'token-wise'"),
+])
+def test_llama_scope_unsupported_checkpoints_are_named(tmp_path, hyper, message):
+    write_llama_scope(tmp_path / "ls", rand(WIDTH, D_IN), rand(WIDTH), rand(D_IN, WIDTH), rand(D_IN), **hyper)
+    with pytest.raises(CheckpointFormatError, match=message):
+        load_pretrained(tmp_path / "ls")
+
+
 def test_corrupt_config_names_the_file_and_line(tmp_path):
     from saeprobe.atomic import JSONFileError
 
@@ -345,12 +398,13 @@ def test_checkpoint_width_is_read_without_loading_weights(tmp_path):
     (tmp_path / "scope").mkdir()
     np.savez(tmp_path / "scope" / "params.npz", W_enc=np.zeros((D_IN, WIDTH), np.float32),
              threshold=np.zeros(WIDTH, np.float32))
+    write_llama_scope(tmp_path / "llama", rand(WIDTH, D_IN), rand(WIDTH), rand(D_IN, WIDTH), rand(D_IN))
     (tmp_path / "empty").mkdir()
     found = {name: (checkpoint_format(tmp_path / name), checkpoint_d_in(tmp_path / name))
-             for name in ("saelens", "ours", "dl", "dl_unsaid", "scope", "empty")}
+             for name in ("saelens", "ours", "dl", "dl_unsaid", "scope", "llama", "empty")}
     assert found == {"saelens": ("saelens", D_IN), "ours": ("saeprobe", D_IN), "dl": ("dictionary_learning", D_IN),
                      "dl_unsaid": ("dictionary_learning", None), "scope": ("gemma_scope", D_IN),
-                     "empty": (None, None)}
+                     "llama": ("llama_scope", D_IN), "empty": (None, None)}
 
 
 def test_pretrained_width_is_known_from_a_folder_or_the_hub_cache(tmp_path, monkeypatch):

@@ -303,9 +303,10 @@ def test_the_kurexi_seed_dag_builds_without_the_model_or_a_key(tmp_path, monkeyp
 
 def test_the_sae_probes_seed_dag_builds_without_the_model(tmp_path):
     counts = job_counts(tmp_path, "all_results", "--configfile", str(REPO / "config/seeds/sae-probes.yaml"))
-    assert counts["activations_extract"] == 113 and counts["sae_import"] == 4
-    # Three Gemma Scope SAEs probed at layer 20 in the five settings; two pooled over every dataset.
-    assert counts["probe_sae"] == 3 * (113 * 4 + 8) and counts["sae_encode"] == 3 * 113
+    assert counts["model_prepare"] == 2 and counts["activations_extract"] == 2 * 113 and counts["sae_import"] == 5
+    # Three Gemma Scope SAEs at layer 20 and the Llama Scope one at layer 16, probed in the
+    # five settings; two Gemma Scope ones pooled over every dataset.
+    assert counts["probe_sae"] == 4 * (113 * 4 + 8) and counts["sae_encode"] == 4 * 113
     assert counts["multitoken_pool"] == 113 and counts["multitoken_probe"] == 113 * 2
 
 

@@ -18,6 +18,7 @@ FORMAT_FILES = {
     "saelens": ("cfg.json", "sae_weights.safetensors"),
     "dictionary_learning": ("config.json", "ae.pt"),
     "gemma_scope": ("params.npz",),
+    "llama_scope": ("hyperparams.json", "checkpoints/final.safetensors"),
     "saeprobe": ("cfg.json", "sae.safetensors"),
 }
 
@@ -44,6 +45,8 @@ def checkpoint_d_in(folder: str | Path) -> int | None:
         return None if d_in is None else int(d_in)
     if kind == "gemma_scope":
         return _npz_array_shape(folder / "params.npz", "W_enc")[0]  # W_enc is [d_in, width]
+    if kind == "llama_scope":
+        return int(read_json(folder / "hyperparams.json")["d_model"])
     return None
 
 

@@ -1,8 +1,9 @@
 """Pretrained SAE checkpoints in other libraries' formats.
 
 Read: SAELens (``cfg.json`` + ``sae_weights.safetensors``), dictionary_learning
-(``ae.pt`` + ``config.json``) and Gemma Scope (``params.npz``, JumpReLU), plus
-our own folders. Write: SAELens, so our SAEs open with
+(``ae.pt`` + ``config.json``), Gemma Scope (``params.npz``, JumpReLU) and Llama
+Scope (``hyperparams.json`` + ``checkpoints/final.safetensors``), plus our own
+folders. Write: SAELens, so our SAEs open with
 ``sae_lens.SAE.load_from_disk``. Latents are the ones the source library's
 own loader gives (SAELens's decoder-norm rescaling, dictionary_learning's
 decoder normalisation), so the latents we rank are theirs.
@@ -84,7 +85,8 @@ def load_pretrained(folder: str | Path) -> SparseAutoencoder:
     folder = Path(folder)
     readers = {"saelens": lambda: read_saelens(folder).to_sae(),
                "dictionary_learning": lambda: read_dictionary_learning(folder).to_sae(),
-               "gemma_scope": lambda: read_gemma_scope(folder).to_sae(), "saeprobe": lambda: load_sae(folder)}
+               "gemma_scope": lambda: read_gemma_scope(folder).to_sae(),
+               "llama_scope": lambda: read_llama_scope(folder).to_sae(), "saeprobe": lambda: load_sae(folder)}
     kind = checkpoint_format(folder)
     if kind is None:
         expected = ", ".join(f"{' + '.join(files)} ({kind})" for kind, files in FORMAT_FILES.items())
@@ -272,6 +274,57 @@ def read_gemma_scope(folder: Path) -> Checkpoint:
     params = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in np.load(folder / "params.npz").items()}
     return Checkpoint("jumprelu", params["W_enc"].T, params["b_enc"], params["W_dec"], params["b_dec"], False,
                       extra={"threshold": params["threshold"]})
+
+
+# ---------------------------------------------------------------------------
+# Llama Scope
+# ---------------------------------------------------------------------------
+
+LLAMA_SCOPE_WEIGHTS = "checkpoints/final.safetensors"
+
+
+def read_llama_scope(folder: Path) -> Checkpoint:
+    """A Llama Scope SAE (He et al. 2024, fnlp/Llama3_1-8B-Base-LX*): OpenMOSS's
+    lm_saes layout, ``hyperparams.json`` + ``checkpoints/final.safetensors``
+    (``encoder.weight [d_sae, d_model]``, ``decoder.weight [d_model, d_sae]``),
+    one scalar JumpReLU threshold.
+
+    Its weights are in training units: inputs rescaled so their dataset-average
+    norm is sqrt(d_model), by s = sqrt(d_model) / norm_in. lm_saes's inference
+    loader moves that scale into the biases and the decoder
+    (``standardize_parameters_of_dataset_norm``: b_enc / s_in, W_dec * s_in / s_out,
+    b_dec / s_out), leaves the threshold as stored, and then moves the decoder
+    row norms into the latents (``sparsity_include_decoder_norm``), whose
+    pre-activations times those norms meet the threshold. We do the same, so raw
+    residuals go in. (SAELens's loader, which scales inputs by s instead, scales
+    the threshold by s to match; SAELens PR #483.)"""
+    hyper = read_json(folder / "hyperparams.json")
+    act_fn, threshold = hyper.get("act_fn"), float(hyper.get("jump_relu_threshold", 0.0))
+    # lm_saes serves a TopK SAE with a calibrated threshold as JumpReLU.
+    if not (act_fn == "jumprelu" or (act_fn == "topk" and threshold > 0)):
+        raise CheckpointFormatError(f"{folder}: Llama Scope act_fn {act_fn!r} with jump_relu_threshold {threshold} "
+                                    f"is not supported (supported: 'jumprelu')")
+    if hyper.get("hook_point_in") != hyper.get("hook_point_out", hyper.get("hook_point_in")):
+        raise CheckpointFormatError(f"{folder}: a transcoder (hook_point_in {hyper['hook_point_in']!r}, hook_point_out "
+                                    f"{hyper['hook_point_out']!r}); only SAEs that reconstruct their input are supported")
+    tensors = {k: v.float() for k, v in load_file(str(folder / LLAMA_SCOPE_WEIGHTS)).items()}
+    d_model = int(hyper["d_model"])
+    scale_in = scale_out = 1.0
+    norm = hyper.get("norm_activation", "dataset-wise")
+    if norm == "dataset-wise":
+        average_norm = hyper["dataset_average_activation_norm"]
+        scale_in, scale_out = (d_model**0.5 / float(average_norm[side]) for side in ("in", "out"))
+    elif norm != "inference":  # "inference": already standardised
+        raise CheckpointFormatError(f"{folder}: Llama Scope norm_activation {norm!r} is not supported "
+                                    f"(supported: 'dataset-wise', 'inference')")
+    checkpoint = Checkpoint(
+        "jumprelu", tensors["encoder.weight"], tensors["encoder.bias"] / scale_in,
+        tensors["decoder.weight"].T * (scale_in / scale_out), tensors["decoder.bias"] / scale_out,
+        input_centered=bool(hyper.get("apply_decoder_bias_to_pre_encoder", False)),
+        extra={"threshold": torch.full((int(hyper["d_sae"]),), threshold)},
+    )
+    # The threshold stays: it already applies to the norm-scaled pre-activations.
+    return checkpoint.with_unit_decoder() if hyper.get("sparsity_include_decoder_norm", True) else checkpoint
 
 
 def fetch_pretrained(path: str | None = None, hub_repo: str | None = None, hub_path: str = "") -> Path:
