@@ -82,6 +82,24 @@ def test_on_badly_scaled_latents_batched_matches_converged_sklearn_and_saga_does
     assert abs(fits["sklearn"].coef_[1] - fits["liblinear"].coef_[1]) > 1.0
 
 
+def test_the_l1_refit_at_the_chosen_c_is_the_whole_paths_answer_there():
+    """The L1 refit walks the path of the stronger penalties up to the chosen
+    C: the same answer as a refit along the whole grid, which also pays for
+    the weaker penalties beyond it."""
+    from saeprobe.batched_logistic import fit_logistic_batch
+
+    rng = np.random.default_rng(5)
+    X = rng.exponential(size=(300, 12)) * (rng.random((300, 12)) < 0.4) * rng.uniform(1, 50, 12)
+    y = (X[:, 0] / X[:, 0].std() + X[:, 3] / X[:, 3].std() + rng.normal(size=300) > 1.0).astype(int)
+    probe = ValidatedLogisticRegression("l1", engine="batched").fit(X, y)
+    assert probe.C_ < max(probe.Cs)  # some penalties are weaker than the chosen one
+    assert probe.refit_converged_ and probe.converged_.shape == (1, len(probe.Cs))
+    whole = fit_logistic_batch(X, y, np.ones((1, len(y)), bool), probe.Cs, penalty="l1")
+    best = list(probe.Cs).index(probe.C_)
+    np.testing.assert_allclose(probe.coef_, whole.coef[0, best], rtol=1e-5, atol=1e-7 * np.abs(whole.coef).max())
+    assert probe.intercept_ == pytest.approx(whole.intercept[0, best], rel=1e-5, abs=1e-7)
+
+
 def test_top_latent_probe_uses_the_k_best_latents():
     rng = np.random.default_rng(2)
     y = np.tile([0, 1], 150)

@@ -41,12 +41,13 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
     Cs : array of candidate inverse regularisation strengths, tried in order;
         ties keep the first (the reference's ``np.argmax``).
     engine : "batched", "sklearn" or "liblinear"
-        ``batched`` solves every (C, validation split) problem and the refits
-        together with ``batched_logistic.fit_logistic_batch``, on the GPU
-        when there is one: Newton along the C path for L2, FISTA stopped on
-        the duality gap for L1 (``converged_`` says which fits met the
-        tolerance). ``sklearn`` is the reference's grid of single
-        fits: lbfgs for L2, saga for L1, ``max_iter`` 1000. On SAE latents
+        ``batched`` solves every (C, validation split) problem at once with
+        ``batched_logistic.fit_logistic_batch``, on the GPU when there is
+        one, then refits the chosen C: Newton for L2, proximal Newton or
+        FISTA stopped on the duality gap for L1 (``converged_`` says which
+        validation fits, ``[splits, Cs]``, met the tolerance, and
+        ``refit_converged_`` whether the refit did). ``sklearn`` is the
+        reference's grid of single fits: lbfgs for L2, saga for L1, ``max_iter`` 1000. On SAE latents
         (values up to ~1e3, often separable at large k) saga stops at
         ``max_iter`` far from the optimum, as it does in the reference, and
         costs tens of seconds per fit at k=512. ``liblinear`` is a grid of
@@ -85,11 +86,11 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         Cs = np.asarray(self.Cs, float) if splits else np.array([1.0])
         fit_rows = [fit for fit, _ in splits]
         everything = np.arange(len(y))
-        # L1 (FISTA) pays per iteration, so the refits at every C join the
-        # batch; L2 (Newton) pays per problem, so it refits the chosen C only.
-        refit_in_batch = self.penalty == "l1" or not splits
+        # Every solver pays per problem, so the refit waits for the chosen C
+        # and skips the weaker penalties beyond it, the costliest fits.
+        refit_in_batch = not splits
         if self.engine == "batched":
-            coef, intercept = self._solve_batched(X, y, fit_rows + [everything] * refit_in_batch, Cs)
+            coef, intercept, self.converged_ = self._solve_batched(X, y, fit_rows + [everything] * refit_in_batch, Cs)
         elif self.engine in ("sklearn", "liblinear"):
             coef, intercept = self._solve_sklearn(X, y, fit_rows, Cs)
         else:
@@ -107,9 +108,16 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         self.best_params_ = {"C": self.C_}
         if self.engine == "batched" and refit_in_batch:
             self.coef_, self.intercept_ = coef[-1, best], float(intercept[-1, best])
+            self.refit_converged_ = bool(self.converged_[-1, best])
         elif self.engine == "batched":
-            coef, intercept = self._solve_batched(X, y, [everything], Cs[best:best + 1])
-            self.coef_, self.intercept_ = coef[0, 0], float(intercept[0, 0])
+            # L2 (Newton) solves the chosen C alone; L1 walks the path of the
+            # stronger penalties up to it, each C warm-starting the next, as
+            # the validation fits did.
+            path = Cs[best:best + 1] if self.penalty == "l2" else Cs[Cs <= Cs[best]]
+            coef, intercept, converged = self._solve_batched(X, y, [everything], path)
+            chosen = int(np.flatnonzero(path == Cs[best])[0])
+            self.coef_, self.intercept_ = coef[0, chosen], float(intercept[0, chosen])
+            self.refit_converged_ = bool(converged[0, chosen])
         else:
             # The reference refits on the shuffled training set; saga's result depends on row order.
             shuffled = np.random.RandomState(self.random_state).permutation(len(y))
@@ -126,8 +134,7 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         for i, rows in enumerate(row_sets):
             masks[i, rows] = True
         fits = fit_logistic_batch(X, y, masks, Cs, penalty=self.penalty)
-        self.converged_ = fits.converged
-        return fits.coef, fits.intercept
+        return fits.coef, fits.intercept, fits.converged
 
     def _solve_sklearn(self, X, y, row_sets, Cs):
         """The same, one sklearn fit at a time, rows in the order given."""
