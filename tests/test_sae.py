@@ -47,7 +47,9 @@ def dense_topk_loss(sae, x, dead):
     return loss
 
 
-@pytest.mark.parametrize("n_dead", [0, 5, 40])  # none, fewer than aux_k (all take part), more
+# None; fewer than aux_k (all take part); more, as dense products over the
+# dead block (up to DENSE_AUX_DEAD_PER_AUX_K * aux_k = 32); more, gathered sparsely.
+@pytest.mark.parametrize("n_dead", [0, 5, 20, 40])
 def test_topk_sparse_backward_matches_dense_autograd(n_dead):
     sae = TopKSAE(d_in=12, width=64, k=4, aux_k=8)
     sae.init_weights(torch.Generator().manual_seed(0), data_mean=torch.full((12,), 0.2))

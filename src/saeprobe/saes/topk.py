@@ -19,6 +19,12 @@ import torch.nn.functional as F
 from saeprobe.saes.base import SparseAutoencoder, TrainingLoss, register
 
 
+# AuxK touches aux_k dead latents per row. Up to this many dead latents per
+# aux_k, dense products over their block beat gathering the kept entries
+# (whose sparse kernels cost several times a dense product per entry).
+DENSE_AUX_DEAD_PER_AUX_K = 4
+
+
 def scatter_rows(indices: torch.Tensor, weights: torch.Tensor, rows: torch.Tensor, width: int) -> torch.Tensor:
     """``S.T @ rows`` for the sparse ``S [n, width]`` with ``S[i, indices[i, j]] = weights[i, j]``:
     row ``c`` of the result sums ``weights[i, j] * rows[i]`` over the entries naming latent ``c``."""
@@ -159,17 +165,31 @@ class TopKSAE(SparseAutoencoder):
         n_dead = int(dead.sum())
         if self.aux_coef and n_dead:
             dead_ids = dead.nonzero().squeeze(1)
-            with torch.no_grad():
-                dead_pre = pre[:, dead_ids]
-                if n_dead > self.aux_k:
-                    dead_pre, where = dead_pre.topk(self.aux_k, dim=-1, sorted=False)
-                    aux_indices = dead_ids[where]
-                else:  # every dead latent takes part
-                    aux_indices = dead_ids.expand(len(x), -1).contiguous()
-            aux_values = _SelectedLinear.apply(centred, self.W_enc, self.b_enc, aux_indices,
-                                               dead_pre).clamp_min(0)
-            aux = _aux_fvu(sparse_decode(self.W_dec, aux_values, aux_indices), error.detach())
-            loss = loss + self.aux_coef * aux
+            if n_dead <= DENSE_AUX_DEAD_PER_AUX_K * self.aux_k:
+                aux_recon = self._dense_aux_reconstruction(centred, pre, dead_ids)
+            else:
+                aux_recon = self._sparse_aux_reconstruction(centred, pre, dead_ids)
+            loss = loss + self.aux_coef * _aux_fvu(aux_recon, error.detach())
         fired = torch.zeros(self.width, dtype=torch.bool, device=x.device)
         fired[indices[values > 0]] = True
         return TrainingLoss(loss=loss, fvu=fvu.detach(), fired=fired)
+
+    def _dense_aux_reconstruction(self, centred, pre, dead_ids):
+        """AuxK's reconstruction as dense products over the dead latents' block:
+        the aux_k largest dead pre-activations of a row kept, the others masked."""
+        n_dead = len(dead_ids)
+        aux_pre = torch.addmm(self.b_enc[dead_ids], centred, self.W_enc[dead_ids].T)
+        if n_dead > self.aux_k:
+            with torch.no_grad():
+                where = pre[:, dead_ids].topk(self.aux_k, dim=-1, sorted=False).indices
+                keep = torch.zeros_like(aux_pre, dtype=torch.bool).scatter_(-1, where, True)
+            aux_pre = aux_pre.masked_fill(~keep, 0.0)
+        return aux_pre.clamp_min(0) @ self.W_dec[dead_ids]
+
+    def _sparse_aux_reconstruction(self, centred, pre, dead_ids):
+        """The same over the kept entries only, for many dead latents."""
+        with torch.no_grad():
+            dead_pre, where = pre[:, dead_ids].topk(self.aux_k, dim=-1, sorted=False)
+            aux_indices = dead_ids[where]
+        aux_values = _SelectedLinear.apply(centred, self.W_enc, self.b_enc, aux_indices, dead_pre).clamp_min(0)
+        return sparse_decode(self.W_dec, aux_values, aux_indices)
