@@ -61,7 +61,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import scipy.linalg
 import scipy.linalg.lapack
 import scipy.sparse as sp
 import torch

@@ -280,9 +280,6 @@ def read_gemma_scope(folder: Path) -> Checkpoint:
 # Llama Scope
 # ---------------------------------------------------------------------------
 
-LLAMA_SCOPE_WEIGHTS = "checkpoints/final.safetensors"
-
-
 def read_llama_scope(folder: Path) -> Checkpoint:
     """A Llama Scope SAE (He et al. 2024, fnlp/Llama3_1-8B-Base-LX*): OpenMOSS's
     lm_saes layout, ``hyperparams.json`` + ``checkpoints/final.safetensors``
@@ -298,7 +295,8 @@ def read_llama_scope(folder: Path) -> Checkpoint:
     pre-activations times those norms meet the threshold. We do the same, so raw
     residuals go in. (SAELens's loader, which scales inputs by s instead, scales
     the threshold by s to match; SAELens PR #483.)"""
-    hyper = read_json(folder / "hyperparams.json")
+    config_file, weights_file = FORMAT_FILES["llama_scope"]
+    hyper = read_json(folder / config_file)
     act_fn, threshold = hyper.get("act_fn"), float(hyper.get("jump_relu_threshold", 0.0))
     # lm_saes serves a TopK SAE with a calibrated threshold as JumpReLU.
     if not (act_fn == "jumprelu" or (act_fn == "topk" and threshold > 0)):
@@ -307,7 +305,7 @@ def read_llama_scope(folder: Path) -> Checkpoint:
     if hyper.get("hook_point_in") != hyper.get("hook_point_out", hyper.get("hook_point_in")):
         raise CheckpointFormatError(f"{folder}: a transcoder (hook_point_in {hyper['hook_point_in']!r}, hook_point_out "
                                     f"{hyper['hook_point_out']!r}); only SAEs that reconstruct their input are supported")
-    tensors = {k: v.float() for k, v in load_file(str(folder / LLAMA_SCOPE_WEIGHTS)).items()}
+    tensors = {k: v.float() for k, v in load_file(str(folder / weights_file)).items()}
     d_model = int(hyper["d_model"])
     scale_in = scale_out = 1.0
     norm = hyper.get("norm_activation", "dataset-wise")
