@@ -77,6 +77,24 @@ def test_every_c_of_the_grid_reaches_the_optimum_at_the_defaults(penalty, separa
         assert fits.converged.all()
 
 
+@pytest.mark.parametrize("separable", [False, True])
+def test_the_damped_proximal_newton_model_reaches_the_same_optimum(monkeypatch, separable):
+    """The damped model (used once a plain one proved too flat to solve) only
+    changes the path: every fit is still certified and optimal."""
+    from saeprobe import batched_logistic
+
+    plain = batched_logistic._newton_direction
+    monkeypatch.setattr(batched_logistic, "_newton_direction",
+                        lambda *args: plain(*args[:-1], np.ones_like(args[-1])))
+    X, y = make_problem(n=200, d=10, seed=3, spreads=(1e-3, 1e3), separable=separable)
+    fits = fit_logistic_batch(X, y, np.ones((1, len(y)), bool), REFERENCE_CS, penalty="l1", device="cpu")
+    assert fits.converged.all()
+    assert (fits.iterations <= batched_logistic.L1_MAX_ITER).all()  # proximal Newton's, not FISTA's
+    for c, C in enumerate(REFERENCE_CS):
+        ours = objective(fits.coef[0, c], fits.intercept[0, c], X, y, C, "l1")
+        assert ours <= objective(*reference(X, y, C, "l1"), X, y, C, "l1") * (1 + 1e-6), C
+
+
 def test_l2_converges_where_a_tiny_column_spread_froze_the_old_step():
     # The issue's case: n = 900, d = 64, column spreads 0.02 to 5, C = 1e-5.
     rng = np.random.default_rng(0)
