@@ -10,7 +10,7 @@ C in logspace(5, -5, 10), with three engines:
 - ``sklearn``: the reference's grid of single fits, as it runs them (saga
   for L1, lbfgs for L2, 1000 iterations, single-threaded);
 - ``liblinear``: the same grid of single sklearn fits with a solver that
-  converges on these problems (liblinear, default tolerance);
+  converges on these problems (liblinear at tolerance 1e-8, `probes.LIBLINEAR_TOL`);
 - ``batched``: ours, every C and validation split of a probe at once.
 
 Prints seconds per dataset, the speed of the batched engine over the
