@@ -58,9 +58,9 @@ solved is the unscaled one above.
 Every C > 0 has a finite optimum (both penalties are coercive). With nearly
 no penalty (C = 1e3 to 1e5) on separated rows the L1 optimum lies at a large
 norm along a badly conditioned valley. Proximal Newton reaches it (certified
-by the gap, as at any other C); FISTA, on wider problems, approaches it along a ray whose
-direction, the only thing any AUC depends on, settles long before its length,
-and stops at ``FISTA_MAX_ITER``. Whatever stops short of ``tol`` is returned
+by the gap, as at any other C); FISTA, on wider problems, approaches it
+along a ray whose direction, the only thing any AUC depends on, settles
+long before its length, and stops at ``FISTA_MAX_ITER``. Whatever stops short of ``tol`` is returned
 as the last iterate and flagged unconverged in ``LogisticFits.converged``,
 with its gap in ``LogisticFits.gap``.
 """
