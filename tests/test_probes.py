@@ -4,7 +4,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from saeprobe.probes import REFERENCE_CS, TopLatentProbe, ValidatedLogisticRegression, k_grid, rank_latents
+from saeprobe.probes import REFERENCE_CS, TopLatentProbe, ValidatedLogisticRegression, k_grid, rank_latents, roc_auc
 
 
 def make_problem(n=400, d=20, seed=0):
@@ -113,3 +113,20 @@ def test_top_latent_probe_uses_the_k_best_latents():
 def test_k_grid_is_capped_at_width():
     assert k_grid(4608) == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
     assert k_grid(20) == [1, 2, 4, 8, 16]
+
+
+def test_roc_auc_is_sklearns_with_ties_saturated_scores_and_other_label_values():
+    rng = np.random.default_rng(0)
+    for labels in (rng.integers(0, 2, 101), np.where(rng.random(60) < 0.2, 7, -1)):
+        scores = np.round(rng.normal(size=(5, len(labels))), 1)  # many ties
+        scores[0] = 1.0  # all tied, as saturated probabilities are
+        scores[1, : len(labels) // 2] = 1.0
+        ours = roc_auc(labels, scores)
+        assert ours.shape == (5,)
+        np.testing.assert_allclose(ours, [roc_auc_score(labels, row) for row in scores], rtol=0, atol=1e-15)
+        assert roc_auc(labels, scores[2]) == pytest.approx(roc_auc_score(labels, scores[2]), abs=1e-15)
+
+
+def test_roc_auc_names_the_missing_class():
+    with pytest.raises(ValueError, match="both classes"):
+        roc_auc(np.ones(4), np.arange(4.0))

@@ -23,14 +23,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
-from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from saeprobe.probes import positive_scores
+from saeprobe.probes import positive_scores, roc_auc
 from saeprobe.splits import MAX_UNVALIDATED_ROWS, validation_splits
 
 
@@ -56,7 +55,7 @@ class ValidatedSearch(ClassifierMixin, BaseEstimator):
         if splits:
             self.val_scores_ = np.array([
                 np.mean([
-                    roc_auc_score(y[val], positive_scores(self._build(params).fit(X[fit], y[fit]), X[val]))
+                    roc_auc(y[val], positive_scores(self._build(params).fit(X[fit], y[fit]), X[val]))
                     for fit, val in splits
                 ])
                 for params in self.candidates_
@@ -68,7 +67,7 @@ class ValidatedSearch(ClassifierMixin, BaseEstimator):
         self.estimator_ = self._build(self.best_params_).fit(X, y)
         # With no validation rows the reference reports the training AUC.
         self.val_auc_ = float(self.val_scores_[best]) if splits else float(
-            roc_auc_score(y, positive_scores(self.estimator_, X)))
+            roc_auc(y, positive_scores(self.estimator_, X)))
         return self
 
     def predict(self, X):

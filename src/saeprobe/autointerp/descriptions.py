@@ -70,13 +70,12 @@ OOD_TASKS = {
 def probe_auc(X_train, y_train, X_eval, y_eval, columns, engine: str = "batched") -> float:
     """Test AUC of an L1 logistic probe on the latents ``columns``, C chosen
     by validation as in the probes (kurexi's single-latent and top-n probes)."""
-    from sklearn.metrics import roc_auc_score
 
-    from saeprobe.probes import ValidatedLogisticRegression, positive_scores
+    from saeprobe.probes import ValidatedLogisticRegression, positive_scores, roc_auc
 
     columns = list(columns)
     probe = ValidatedLogisticRegression(penalty="l1", engine=engine).fit(_dense(X_train[:, columns]), y_train)
-    return float(roc_auc_score(y_eval, positive_scores(probe, _dense(X_eval[:, columns]))))
+    return float(roc_auc(y_eval, positive_scores(probe, _dense(X_eval[:, columns]))))
 
 
 def _dense(X):

@@ -36,7 +36,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
 from saeprobe.representation.clusters import (MIN_CONCEPTS, cluster_separation, firing_latents,
@@ -75,13 +74,13 @@ class DatasetRows:
 def standardised_auc(x: np.ndarray, data: DatasetRows, engine: str) -> tuple[float, np.ndarray]:
     """Test AUC and |coef| of a validated L2 logistic regression on the
     standardised columns of ``x`` (the scaler fitted on the training rows)."""
-    from saeprobe.probes import ValidatedLogisticRegression
+    from saeprobe.probes import ValidatedLogisticRegression, roc_auc
 
     scaler = StandardScaler().fit(x[data.train])
     probe = ValidatedLogisticRegression(penalty="l2", engine=engine).fit(scaler.transform(x[data.train]),
                                                                           data.y[data.train])
     scores = probe.predict_proba(scaler.transform(x[data.test]))[:, 1]
-    return float(roc_auc_score(data.y[data.test], scores)), np.abs(probe.coef_)
+    return float(roc_auc(data.y[data.test], scores)), np.abs(probe.coef_)
 
 
 def _scores(name: str, x_dims: np.ndarray, data: DatasetRows, settings: RepresentationSettings,

@@ -22,12 +22,11 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from saeprobe.probes import REFERENCE_CS
+from saeprobe.probes import REFERENCE_CS, roc_auc
 from saeprobe.representation.selectivity import jaccard
 
 N_BINS = 2048
@@ -186,7 +185,7 @@ def top_logistic_dimensions(X, y, n: int = 100, Cs=REFERENCE_CS, seed: int = 42)
         warnings.simplefilter("ignore", ConvergenceWarning)
         for C in Cs:
             model = _standardised_logreg(float(C)).fit(X_fit, y_fit)
-            auc = roc_auc_score(y_val, model.predict_proba(X_val)[:, 1])
+            auc = roc_auc(y_val, model.predict_proba(X_val)[:, 1])
             if auc > best_auc:
                 best_C, best_auc = float(C), auc
         final = _standardised_logreg(best_C).fit(X, y01)
