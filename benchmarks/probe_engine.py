@@ -17,7 +17,10 @@ Prints seconds per dataset, the speed of the batched engine over the
 reference's grid, and the mean and max |difference in test AUC| of the
 batched engine against each sklearn grid, and of the reference's grid
 against the converged one (how far saga's 1000 iterations are from the
-answer of their own objective).
+answer of their own objective); then the same over the probes whose
+liblinear fits all stopped before ``max_iter`` (``solver_converged``), and
+how many did not. ``--l2-max-iters`` reruns the reference's L2 grid (lbfgs)
+with more iterations, to show where its answer goes.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ import pandas as pd
 import torch
 from threadpoolctl import threadpool_limits
 
+from saeprobe import settings
 from saeprobe.encoding import load_latents
-from saeprobe.probes import REFERENCE_KS
+from saeprobe.probes import REFERENCE_KS, ValidatedLogisticRegression, positive_scores, roc_auc
 from saeprobe.probing import baseline_table, sae_probe_table
 
 RESULTS = Path("results/smollm2-135m")
@@ -48,6 +52,17 @@ def run_grid(engine: str, activations, latents, labels, ks) -> tuple[pd.DataFram
         sae_probe_table(latents, labels, ks=ks, engine=engine),
     ]
     return pd.concat(tables, ignore_index=True), time.perf_counter() - start
+
+
+def lbfgs_l2(activations, labels, max_iter: int) -> tuple[pd.DataFrame, float]:
+    """The reference's L2 grid (lbfgs) with ``max_iter`` iterations, normal setting."""
+    case = settings.setting("normal").cases(labels, None, None)[0]
+    start = time.perf_counter()
+    probe = ValidatedLogisticRegression(penalty="l2", engine="sklearn", max_iter=max_iter)
+    probe.fit(activations[case.train], case.train_labels)
+    spent = time.perf_counter() - start
+    test_auc = roc_auc(labels[case.test], positive_scores(probe, activations[case.test]))
+    return pd.DataFrame({"test_auc": [test_auc], "C": [probe.C_], "solver_converged": [probe.solver_converged_]}), spent
 
 
 def reused_grid(folder: Path, dataset: str, engine: str, ks, compute) -> tuple[pd.DataFrame, float]:
@@ -75,6 +90,8 @@ def main() -> None:
                              "them when there: those engines' code does not change with the batched one's")
     parser.add_argument("--only-references", action="store_true",
                         help="with --reuse: fill the folder with the sklearn and liblinear tables, nothing else")
+    parser.add_argument("--l2-max-iters", type=int, nargs="*", default=[],
+                        help="also run the reference's L2 grid (lbfgs) with these iteration caps (kept in --reuse)")
     args = parser.parse_args()
     if args.only_references:
         if args.reuse is None:
@@ -91,6 +108,7 @@ def main() -> None:
     seconds = dict.fromkeys(ENGINES, 0.0)
     differences = {pair: [] for pair in PAIRS}
     details = []
+    lbfgs_runs = []
     with threadpool_limits(args.threads):
         for dataset in datasets:
             labels = pd.read_parquet(f"resources/datasets/{dataset}.parquet", columns=["label"])["label"].to_numpy()
@@ -114,6 +132,11 @@ def main() -> None:
                 cells.append(f"{diff.mean():.4f} / {diff.max():.4f}".rjust(20))
             times = " ".join(f"{details[-len(ENGINES) + i]['seconds'].iloc[0]:>11.1f}" for i in range(len(ENGINES)))
             print(f"{dataset:<34} {times} {' '.join(cells)}", flush=True)
+            for max_iter in args.l2_max_iters:
+                compute = lambda: lbfgs_l2(activations, labels, max_iter)  # noqa: E731
+                run, _ = (reused_grid(args.reuse, dataset, f"lbfgs{max_iter}", ["l2"], compute) if args.reuse
+                          else compute())
+                lbfgs_runs.append(run.assign(dataset=dataset, max_iter=max_iter))
     if args.only_references:
         return
     every = {pair: np.concatenate(diffs) for pair, diffs in differences.items()}
@@ -136,6 +159,24 @@ def main() -> None:
             diff = np.abs(ours - theirs)
             cells.append(f"vs {other}: {diff.mean():.4f} / {diff.max():.4f}")
         print(f"  {family:<22} " + "   ".join(cells))
+    # Where liblinear itself stopped at max_iter, its grid is no converged answer.
+    converged = frame[frame["engine"] == "liblinear"]["solver_converged"].fillna(False).to_numpy(bool)
+    diff = np.abs(frame[frame["engine"] == "batched"]["test_auc"].to_numpy()
+                  - frame[frame["engine"] == "liblinear"]["test_auc"].to_numpy())
+    print(f"\nbatched against liblinear where every liblinear fit stopped before max_iter ({converged.sum()} of "
+          f"{len(converged)} probes): {diff[converged].mean():.4f} / {diff[converged].max():.4f}")
+    for _, row in frame[frame["engine"] == "liblinear"][~converged].iterrows():
+        print(f"  liblinear capped: {row['dataset']} {row['method']} k={row['k']}")
+    unconverged = (~frame[frame["engine"] == "batched"]["solver_converged"].fillna(False).to_numpy(bool)).sum()
+    print(f"batched probes with an uncertified fit: {unconverged} of {len(converged)}")
+    if lbfgs_runs:
+        runs = pd.concat(lbfgs_runs, ignore_index=True)
+        ours = frame[(frame["engine"] == "batched") & (frame["method"] == "logreg_l2")].set_index("dataset")["test_auc"]
+        print("\nthe reference's L2 grid (lbfgs) against the batched L2 baseline, by iteration cap (mean / max |dAUC|):")
+        for max_iter, rows in runs.groupby("max_iter"):
+            diff = np.abs(rows["test_auc"].to_numpy() - ours.loc[rows["dataset"]].to_numpy())
+            print(f"  max_iter {max_iter:>7}: {diff.mean():.4f} / {diff.max():.4f}, "
+                  f"{int(rows['solver_converged'].sum())} of {len(rows)} grids converged")
     if args.details:
         frame.to_csv(args.details, index=False)
 

@@ -130,3 +130,11 @@ def test_roc_auc_is_sklearns_with_ties_saturated_scores_and_other_label_values()
 def test_roc_auc_names_the_missing_class():
     with pytest.raises(ValueError, match="both classes"):
         roc_auc(np.ones(4), np.arange(4.0))
+
+
+@pytest.mark.parametrize("engine", ["sklearn", "liblinear"])
+def test_sklearn_engines_flag_fits_stopped_at_max_iter(engine):
+    X, y = make_problem()
+    assert ValidatedLogisticRegression(penalty="l1", engine=engine).fit(X, y).solver_converged_
+    capped = ValidatedLogisticRegression(penalty="l1", engine=engine, max_iter=1).fit(X, y)
+    assert not capped.solver_converged_ and not capped.converged_.all()

@@ -132,3 +132,10 @@ def test_test_rows_repeating_a_training_text_are_counted():
                           texts=(texts, ood_texts), sae="s")
     expected = np.isin(ood_texts, texts).sum()  # OOD tests on every row of the OOD set
     assert 0 < expected < 100 and sae["n_test_in_train"].tolist() == [expected]
+
+
+def test_solver_converged_is_recorded_for_logistic_searches_only():
+    X, y = make_problem()
+    assert baseline_table("logreg_l2", X, y)["solver_converged"].tolist() == [True]
+    assert sae_probe_table(sp.csr_matrix(np.abs(X)), y, ks=[4])["solver_converged"].tolist() == [True]
+    assert pd.isna(baseline_table("ridge", X, y)["solver_converged"].iloc[0])

@@ -63,7 +63,9 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         negligible by ``intercept_scaling`` 1000): the answer the grid has
         when its solver gets there (nearly unpenalised L1 fits on separable
         training sets can still stop at ``max_iter``).
-        ``benchmarks/probe_engine.py`` compares the three.
+        ``benchmarks/probe_engine.py`` compares the three. For the sklearn
+        engines ``converged_`` and ``refit_converged_`` say which fits
+        stopped before ``max_iter``; ``solver_converged_`` is all of them.
     """
 
     def __init__(
@@ -99,7 +101,7 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         if self.engine == "batched":
             coef, intercept, self.converged_ = self._solve_batched(X, y, fit_rows + [everything] * refit_in_batch, Cs)
         elif self.engine in ("sklearn", "liblinear"):
-            coef, intercept = self._solve_sklearn(X, y, fit_rows, Cs)
+            coef, intercept, self.converged_ = self._solve_sklearn(X, y, fit_rows, Cs)
         else:
             raise ValueError(f"engine must be 'batched', 'sklearn' or 'liblinear', got {self.engine!r}")
         if splits:
@@ -125,8 +127,9 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         else:
             # The reference refits on the shuffled training set; saga's result depends on row order.
             shuffled = np.random.RandomState(self.random_state).permutation(len(y))
-            coef, intercept = self._solve_sklearn(X, y, [shuffled], Cs[best:best + 1])
+            coef, intercept, converged = self._solve_sklearn(X, y, [shuffled], Cs[best:best + 1])
             self.coef_, self.intercept_ = coef[0, 0], float(intercept[0, 0])
+            self.refit_converged_ = bool(converged[0, 0])
         self.val_auc_ = float(self.val_scores_.max()) if splits else float(roc_auc(y, self.predict_proba(X)[:, 1]))
         return self
 
@@ -140,10 +143,19 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         fits = fit_logistic_batch(X, y, masks, Cs, penalty=self.penalty)
         return fits.coef, fits.intercept, fits.converged
 
+    @property
+    def solver_converged_(self) -> bool:
+        """Every validation fit and the refit met their solver's tolerance
+        (sklearn's: stopped before ``max_iter``)."""
+        check_is_fitted(self, "coef_")
+        return bool(self.converged_.all() and self.refit_converged_)
+
     def _solve_sklearn(self, X, y, row_sets, Cs):
-        """The same, one sklearn fit at a time, rows in the order given."""
+        """The same, one sklearn fit at a time, rows in the order given, and
+        whether each stopped before ``max_iter``."""
         coef = np.zeros((len(row_sets), len(Cs), X.shape[1]))
         intercept = np.zeros((len(row_sets), len(Cs)))
+        converged = np.zeros((len(row_sets), len(Cs)), bool)
         if self.engine == "liblinear":
             solver = {"solver": "liblinear", "intercept_scaling": 1000.0, "tol": LIBLINEAR_TOL,
                       "max_iter": self.max_iter}
@@ -158,7 +170,8 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     model.fit(X[rows], y[rows])
                 coef[i, j], intercept[i, j] = model.coef_[0], model.intercept_[0]
-        return coef, intercept
+                converged[i, j] = model.n_iter_.max() < self.max_iter
+        return coef, intercept, converged
 
     def decision_function(self, X):
         check_is_fitted(self, "coef_")
@@ -206,6 +219,7 @@ class TopLatentProbe(ClassifierMixin, BaseEstimator):
         self.best_params_ = self.probe_.best_params_
         self.val_scores_ = self.probe_.val_scores_
         self.val_auc_ = self.probe_.val_auc_
+        self.solver_converged_ = self.probe_.solver_converged_
         return self
 
     def predict_proba(self, X):

@@ -8,6 +8,8 @@ writes one such table per job. A grid value the dataset cannot afford
 becomes a row with ``skipped`` saying why. A fit with no validation split
 (n <= 3, or no split holding both classes) reports its training AUC as
 ``val_auc``, as the reference does, and ``val_auc_is_train_auc`` says so.
+``solver_converged`` says whether every fit of a logistic probe's search
+and its refit met the solver's tolerance (empty for the other baselines).
 Given the rows' texts, ``n_test_in_train`` counts the test rows whose text is
 also a training row's (the reference's datasets repeat some prompts).
 """
@@ -28,7 +30,7 @@ from saeprobe.methods import SAE_METHOD
 
 RESULT_COLUMNS = [
     "model", "dataset", "setting", "setting_value", "method", "layer", "sae", "k",
-    "params", "val_auc", "val_auc_is_train_auc", "test_auc", "test_acc", "test_f1", "n_train", "n_test",
+    "params", "val_auc", "val_auc_is_train_auc", "solver_converged", "test_auc", "test_acc", "test_f1", "n_train", "n_test",
     "n_test_in_train", "skipped",
 ]
 
@@ -111,6 +113,7 @@ def _fit_cases(make_probe: Callable, X, labels, setting_name, grid, ood, texts, 
         rows.append({
             **row, "params": json.dumps(probe.best_params_, default=_plain), "val_auc": probe.val_auc_,
             "val_auc_is_train_auc": probe.val_scores_.size == 0,
+            "solver_converged": getattr(probe, "solver_converged_", pd.NA),
             **binary_metrics(probe, X_test[case.test], y_test[case.test]),
             "n_train": len(case.train), "n_test": len(case.test), "skipped": "",
             "n_test_in_train": (pd.NA if texts is None else
@@ -133,5 +136,6 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     for column in ("k", "layer", "n_train", "n_test", "n_test_in_train"):
         frame[column] = frame[column].astype("Int64")
     frame["setting_value"] = frame["setting_value"].astype("Float64")
-    frame["val_auc_is_train_auc"] = frame["val_auc_is_train_auc"].astype("boolean")
+    for column in ("val_auc_is_train_auc", "solver_converged"):
+        frame[column] = frame[column].astype("boolean")
     return frame
