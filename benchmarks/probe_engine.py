@@ -54,11 +54,11 @@ def run_grid(engine: str, activations, latents, labels, ks) -> tuple[pd.DataFram
     return pd.concat(tables, ignore_index=True), time.perf_counter() - start
 
 
-def lbfgs_l2(activations, labels, max_iter: int) -> tuple[pd.DataFrame, float]:
-    """The reference's L2 grid (lbfgs) with ``max_iter`` iterations, normal setting."""
+def lbfgs_l2(activations, labels, max_iter: int, tol: float | None = None) -> tuple[pd.DataFrame, float]:
+    """The reference's L2 grid (lbfgs) with ``max_iter`` iterations (and tolerance ``tol``), normal setting."""
     case = settings.setting("normal").cases(labels, None, None)[0]
     start = time.perf_counter()
-    probe = ValidatedLogisticRegression(penalty="l2", engine="sklearn", max_iter=max_iter)
+    probe = ValidatedLogisticRegression(penalty="l2", engine="sklearn", max_iter=max_iter, sklearn_tol=tol)
     probe.fit(activations[case.train], case.train_labels)
     spent = time.perf_counter() - start
     test_auc = roc_auc(labels[case.test], positive_scores(probe, activations[case.test]))
@@ -92,6 +92,8 @@ def main() -> None:
                         help="with --reuse: fill the folder with the sklearn and liblinear tables, nothing else")
     parser.add_argument("--l2-max-iters", type=int, nargs="*", default=[],
                         help="also run the reference's L2 grid (lbfgs) with these iteration caps (kept in --reuse)")
+    parser.add_argument("--l2-tol", type=float, default=None,
+                        help="lbfgs's tolerance in those runs (default sklearn's, 1e-4, as the reference)")
     args = parser.parse_args()
     if args.only_references:
         if args.reuse is None:
@@ -133,8 +135,9 @@ def main() -> None:
             times = " ".join(f"{details[-len(ENGINES) + i]['seconds'].iloc[0]:>11.1f}" for i in range(len(ENGINES)))
             print(f"{dataset:<34} {times} {' '.join(cells)}", flush=True)
             for max_iter in args.l2_max_iters:
-                compute = lambda: lbfgs_l2(activations, labels, max_iter)  # noqa: E731
-                run, _ = (reused_grid(args.reuse, dataset, f"lbfgs{max_iter}", ["l2"], compute) if args.reuse
+                compute = lambda: lbfgs_l2(activations, labels, max_iter, args.l2_tol)  # noqa: E731
+                name = f"lbfgs{max_iter}" + (f"_tol{args.l2_tol:g}" if args.l2_tol is not None else "")
+                run, _ = (reused_grid(args.reuse, dataset, name, ["l2"], compute) if args.reuse
                           else compute())
                 lbfgs_runs.append(run.assign(dataset=dataset, max_iter=max_iter))
     if args.only_references:
@@ -172,7 +175,8 @@ def main() -> None:
     if lbfgs_runs:
         runs = pd.concat(lbfgs_runs, ignore_index=True)
         ours = frame[(frame["engine"] == "batched") & (frame["method"] == "logreg_l2")].set_index("dataset")["test_auc"]
-        print("\nthe reference's L2 grid (lbfgs) against the batched L2 baseline, by iteration cap (mean / max |dAUC|):")
+        print(f"\nthe reference's L2 grid (lbfgs, tol {args.l2_tol or 1e-4:g}) against the batched L2 baseline, "
+              "by iteration cap (mean / max |dAUC|):")
         for max_iter, rows in runs.groupby("max_iter"):
             diff = np.abs(rows["test_auc"].to_numpy() - ours.loc[rows["dataset"]].to_numpy())
             print(f"  max_iter {max_iter:>7}: {diff.mean():.4f} / {diff.max():.4f}, "

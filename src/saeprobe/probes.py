@@ -66,6 +66,8 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         ``benchmarks/probe_engine.py`` compares the three. For the sklearn
         engines ``converged_`` and ``refit_converged_`` say which fits
         stopped before ``max_iter``; ``solver_converged_`` is all of them.
+    sklearn_tol : the ``sklearn`` engine's solver tolerance; None (the
+        reference's choice) keeps sklearn's default, 1e-4.
     """
 
     def __init__(
@@ -75,12 +77,14 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
         engine: Literal["batched", "sklearn", "liblinear"] = "batched",
         max_iter: int = 1000,
         random_state: int = 1,
+        sklearn_tol: float | None = None,
     ):
         self.penalty = penalty
         self.Cs = Cs
         self.engine = engine
         self.max_iter = max_iter
         self.random_state = random_state
+        self.sklearn_tol = sklearn_tol
 
     def fit(self, X, y):
         X = _dense(X)
@@ -161,6 +165,8 @@ class ValidatedLogisticRegression(ClassifierMixin, BaseEstimator):
                       "max_iter": self.max_iter}
         else:
             solver = {"solver": "saga" if self.penalty == "l1" else "lbfgs", "max_iter": self.max_iter}
+            if self.sklearn_tol is not None:  # the reference runs sklearn's default
+                solver["tol"] = self.sklearn_tol
         for i, rows in enumerate(row_sets):
             for j, C in enumerate(Cs):
                 model = LogisticRegression(
