@@ -37,7 +37,7 @@ from threadpoolctl import threadpool_limits
 
 from saeprobe import settings
 from saeprobe.encoding import load_latents
-from saeprobe.probes import REFERENCE_KS, ValidatedLogisticRegression, positive_scores, roc_auc
+from saeprobe.probes import REFERENCE_KS, ValidatedLogisticRegression, binary_metrics
 from saeprobe.probing import baseline_table, sae_probe_table
 
 RESULTS = Path("results/smollm2-135m")
@@ -61,8 +61,9 @@ def lbfgs_l2(activations, labels, max_iter: int, tol: float | None = None) -> tu
     probe = ValidatedLogisticRegression(penalty="l2", engine="sklearn", max_iter=max_iter, sklearn_tol=tol)
     probe.fit(activations[case.train], case.train_labels)
     spent = time.perf_counter() - start
-    test_auc = roc_auc(labels[case.test], positive_scores(probe, activations[case.test]))
-    return pd.DataFrame({"test_auc": [test_auc], "C": [probe.C_], "solver_converged": [probe.solver_converged_]}), spent
+    test_auc = binary_metrics(probe, activations[case.test], labels[case.test])["test_auc"]
+    return pd.DataFrame({"test_auc": [test_auc], "C": [probe.C_],
+                         "solver_converged": [probe.solver_converged_]}), spent
 
 
 def reused_grid(folder: Path, dataset: str, engine: str, ks, compute) -> tuple[pd.DataFrame, float]:

@@ -30,8 +30,8 @@ from saeprobe.methods import SAE_METHOD
 
 RESULT_COLUMNS = [
     "model", "dataset", "setting", "setting_value", "method", "layer", "sae", "k",
-    "params", "val_auc", "val_auc_is_train_auc", "solver_converged", "test_auc", "test_acc", "test_f1", "n_train", "n_test",
-    "n_test_in_train", "skipped",
+    "params", "val_auc", "val_auc_is_train_auc", "solver_converged", "test_auc", "test_acc", "test_f1",
+    "n_train", "n_test", "n_test_in_train", "skipped",
 ]
 
 

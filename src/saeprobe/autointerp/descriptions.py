@@ -70,7 +70,6 @@ OOD_TASKS = {
 def probe_auc(X_train, y_train, X_eval, y_eval, columns, engine: str = "batched") -> float:
     """Test AUC of an L1 logistic probe on the latents ``columns``, C chosen
     by validation as in the probes (kurexi's single-latent and top-n probes)."""
-
     from saeprobe.probes import ValidatedLogisticRegression, positive_scores, roc_auc
 
     columns = list(columns)
